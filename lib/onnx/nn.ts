@@ -33,6 +33,17 @@ export function shapeOf(ctx: Ctx, key: string): number[] {
   return e.shape;
 }
 
+/** Shape of a checkpoint tensor, checked against `want` (-1 = any size); throws naming the key. */
+export function expectShape(ctx: Ctx, key: string, want: number[]): number[] {
+  const got = shapeOf(ctx, key);
+  if (got.length !== want.length || got.some((d, i) => want[i] >= 0 && d !== want[i])) {
+    throw new Error(
+      `tensor "${key}" has shape [${got}], expected [${want.map((d) => d < 0 ? "?" : d)}]`,
+    );
+  }
+  return got;
+}
+
 /** True when the checkpoint has the tensor. */
 export function has(ctx: Ctx, key: string): boolean {
   return ctx.ckpt.entries.has(key);

@@ -1,0 +1,196 @@
+/**
+ * The engine folder's `manifest.json`: schema (zod), writer and reader. It records what was built
+ * (model version, precision, per-component config and IO contract), the tokenizer and scheduler
+ * files copied beside the engines, and a size + sha256 for every file, so a loader can refuse a
+ * folder that is incomplete, altered, or built for something else.
+ */
+
+import { z } from "zod";
+import { createHash } from "node:crypto";
+
+/** Value of `format` in every manifest. */
+export const MANIFEST_FORMAT = "hunyuandit-engines";
+/** Schema version; bump on incompatible changes. */
+export const MANIFEST_VERSION = 1;
+/** Version of engines/build.ts recorded in each manifest. */
+export const BUILDER_VERSION = "1.0.0";
+
+/** The diffusers pipeline components an engine folder can hold. */
+export const COMPONENT_NAMES = ["transformer", "text_encoder", "text_encoder_2", "vae"] as const;
+/** One of the pipeline components. */
+export type ComponentName = typeof COMPONENT_NAMES[number];
+
+const ioSchema = z.object({
+  name: z.string().min(1),
+  dtype: z.enum(["float32", "float16", "int64", "int32", "bool"]),
+  shape: z.array(z.union([z.number().int().nonnegative(), z.string().min(1)])),
+});
+
+const relPath = z.string().min(1).refine(
+  (p) => !p.startsWith("/") && !p.split("/").includes(".."),
+  "must be a path inside the engine folder",
+);
+
+const componentSchema = z.object({
+  /** Which runtime loads `file`; the TensorRT backend adds "tensorrt" entries with plan files. */
+  backend: z.enum(["onnx"]),
+  file: relPath,
+  /** External weights file of the ONNX graph. */
+  weights: relPath,
+  precision: z.enum(["fp32", "fp16"]),
+  /** The component's config.json as read from the checkpoint. */
+  config: z.record(z.string(), z.unknown()),
+  inputs: z.array(ioSchema).min(1),
+  outputs: z.array(ioSchema).min(1),
+  buildSeconds: z.number().nonnegative(),
+});
+
+const fileSchema = z.object({
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+const positive = z.number().int().positive();
+
+/** What built the TensorRT plans (engines/trt_plan.ts `TrtManifest`). */
+const tensorrtSchema = z.object({
+  version: z.string(),
+  gpu: z.string(),
+  sm: z.string(),
+  shapes: z.object({
+    minSide: positive,
+    maxSide: positive,
+    optHeight: positive,
+    optWidth: positive,
+    maxImages: positive,
+    patchSize: positive,
+    textLength: positive,
+    t5Length: positive,
+  }),
+  plans: z.partialRecord(
+    z.enum(["transformer", "text_encoder", "text_encoder_2", "vae_decoder"]),
+    relPath,
+  ),
+  builtAt: z.string(),
+});
+
+const manifestSchema = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  formatVersion: z.literal(MANIFEST_VERSION),
+  builder: z.object({ name: z.string(), version: z.string() }),
+  createdAt: z.string(),
+  /** "v1.1" (v1.0/v1.1: style + image-meta inputs) or "v1.2"; null when no transformer config was seen. */
+  modelVersion: z.enum(["v1.1", "v1.2"]).nullable(),
+  /** Requested profile; a component may differ (mT5 stays fp32 in the fp16 profile). */
+  precision: z.enum(["fp32", "fp16"]),
+  source: z.object({
+    checkpoint: z.string(),
+    modelIndex: z.record(z.string(), z.unknown()).nullable(),
+  }),
+  components: z.partialRecord(z.enum(COMPONENT_NAMES), componentSchema),
+  tokenizers: z.object({
+    bert: z.object({ vocab: relPath, files: z.array(relPath) }).optional(),
+    mt5: z.object({ spiece: relPath, files: z.array(relPath) }).optional(),
+  }),
+  scheduler: z.object({ file: relPath, config: z.record(z.string(), z.unknown()) }).optional(),
+  /** Present when `--trt` built plans next to the ONNX graphs. */
+  tensorrt: tensorrtSchema.optional(),
+  files: z.record(relPath, fileSchema),
+});
+
+/** A parsed, validated manifest. */
+export type Manifest = z.infer<typeof manifestSchema>;
+/** One component entry of a manifest. */
+export type ComponentEntry = z.infer<typeof componentSchema>;
+/** Size and checksum of one file. */
+export type FileEntry = z.infer<typeof fileSchema>;
+
+/** File name of the manifest inside an engine folder. */
+export const MANIFEST_FILE = "manifest.json";
+
+/** Validates a manifest object; throws naming the first bad field and the cross-reference errors. */
+export function validateManifest(value: unknown, where = MANIFEST_FILE): Manifest {
+  const parsed = manifestSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${where}: field "${issue.path.join(".")}": ${issue.message}`);
+  }
+  const m = parsed.data;
+  const listed = (path: string, field: string) => {
+    if (!(path in m.files)) throw new Error(`${where}: ${field} "${path}" has no entry in "files"`);
+  };
+  for (const [name, c] of Object.entries(m.components)) {
+    listed(c.file, `components.${name}.file`);
+    listed(c.weights, `components.${name}.weights`);
+  }
+  if (m.tokenizers.bert) listed(m.tokenizers.bert.vocab, "tokenizers.bert.vocab");
+  if (m.tokenizers.mt5) listed(m.tokenizers.mt5.spiece, "tokenizers.mt5.spiece");
+  if (m.scheduler) listed(m.scheduler.file, "scheduler.file");
+  for (const [name, plan] of Object.entries(m.tensorrt?.plans ?? {})) {
+    listed(plan, `tensorrt.plans.${name}`);
+  }
+  return m;
+}
+
+/** Reads and validates `dir/manifest.json`. */
+export async function readManifest(dir: string): Promise<Manifest> {
+  const path = `${dir}/${MANIFEST_FILE}`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot read the engine manifest (${(e as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  return validateManifest(value, path);
+}
+
+/** Writes `dir/manifest.json` after validating it (so a writer bug cannot produce a bad folder). */
+export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
+  const checked = validateManifest(manifest);
+  await Deno.writeTextFile(`${dir}/${MANIFEST_FILE}`, JSON.stringify(checked, null, 2) + "\n");
+}
+
+/** Streams a file through sha256 and returns its size and hex digest. */
+export async function fileEntry(path: string): Promise<FileEntry> {
+  const hash = createHash("sha256");
+  const file = await Deno.open(path, { read: true });
+  const buf = new Uint8Array(1 << 22);
+  let bytes = 0;
+  try {
+    for (let n = await file.read(buf); n !== null; n = await file.read(buf)) {
+      hash.update(buf.subarray(0, n));
+      bytes += n;
+    }
+  } finally {
+    file.close();
+  }
+  return { bytes, sha256: hash.digest("hex") };
+}
+
+/**
+ * Checks every listed file of an engine folder: existence and size always, sha256 when `hash` is
+ * set (slow for multi-GB weights). Throws naming the first file that does not match.
+ */
+export async function verifyFiles(dir: string, manifest: Manifest, hash: boolean): Promise<void> {
+  for (const [rel, want] of Object.entries(manifest.files)) {
+    const path = `${dir}/${rel}`;
+    let size: number;
+    try {
+      size = (await Deno.stat(path)).size;
+    } catch {
+      throw new Error(`${path}: listed in ${MANIFEST_FILE} but missing`);
+    }
+    if (size !== want.bytes) {
+      throw new Error(`${path}: ${size} bytes, ${MANIFEST_FILE} says ${want.bytes}`);
+    }
+    if (hash && (await fileEntry(path)).sha256 !== want.sha256) {
+      throw new Error(`${path}: sha256 differs from ${MANIFEST_FILE}`);
+    }
+  }
+}
