@@ -6,8 +6,32 @@
 
 import { ddpmTimesteps, type ScheduleConfig, type ScheduleTables } from "./betas.ts";
 import { checkTimestep, type Scheduler, stepBuffers, type StepOptions } from "./_sampler.ts";
+import { add, compileKernel, div, type Expr, input, mul, output, scalar, sub } from "./_f32x4.ts";
 
 const f = Math.fround;
+
+// Kernel inputs: 0 sample, 1 model output, 2 noise (eta > 0). Scalars: 0 sqrt(alpha_bar),
+// 1 sqrt(1 - alpha_bar), 2 sqrt(alpha_bar_prev), 3 direction coefficient, 4 std (eta > 0).
+// Outputs: 0 x0, 1 x_{t-1}.
+const [S, M, NOISE, X0] = [input(0), input(1), input(2), output(0)];
+const [SA, SB, C_X0, C_EPS, STD] = [0, 1, 2, 3, 4].map(scalar);
+const X0_OF = { epsilon: div(sub(S, mul(SB, M)), SA), v: sub(mul(SA, S), mul(SB, M)) };
+const PREV = {
+  epsilon: add(mul(C_X0, X0), mul(C_EPS, M)),
+  // the direction uses the epsilon recovered from v: sqrt(a) * v + sqrt(1 - a) * sample
+  v: add(mul(C_X0, X0), mul(C_EPS, add(mul(SA, M), mul(SB, S)))),
+};
+const withNoise = (e: Expr) => add(e, mul(STD, NOISE)); // a separate fp32 add, as diffusers
+const KERNELS = {
+  epsilon: {
+    plain: compileKernel(2, 4, [X0_OF.epsilon, PREV.epsilon]),
+    noisy: compileKernel(3, 5, [X0_OF.epsilon, withNoise(PREV.epsilon)]),
+  },
+  v: {
+    plain: compileKernel(2, 4, [X0_OF.v, PREV.v]),
+    noisy: compileKernel(3, 5, [X0_OF.v, withNoise(PREV.v)]),
+  },
+};
 
 /**
  * Creates a DDIM sampler. Each step reproduces DDIMScheduler.step op by op in fp32; like DDPM, results agree
@@ -55,29 +79,13 @@ export function createDdim(config: ScheduleConfig, tables: ScheduleTables): Sche
       const std = f(f(eta) * f(Math.sqrt(variance)));
       const cEps = f(Math.sqrt(f(f(1 - ap) - f(std * std))));
       const cX0 = f(Math.sqrt(ap));
-      // Hot loops: branches hoisted; each fp32 op is one fround, and a store into a Float32Array is the
-      // rounding of the last op. `out` may be `sample` (each element is read before it is written).
-      const n = sample.length;
-      if (epsilon) {
-        for (let k = 0; k < n; k++) {
-          const s = sample[k];
-          const m = modelOutput[k];
-          const x = f(f(s - f(sb * m)) / sa);
-          x0[k] = x;
-          out[k] = f(cX0 * x) + f(cEps * m);
-        }
-      } else {
-        for (let k = 0; k < n; k++) {
-          const s = sample[k];
-          const m = modelOutput[k];
-          const x = f(f(sa * s) - f(sb * m));
-          x0[k] = x;
-          out[k] = f(cX0 * x) + f(cEps * f(f(sa * m) + f(sb * s)));
-        }
-      }
-      // eta > 0 (rare): the variance term is a separate fp32 add, as in diffusers
+      // One fp32 SIMD pass, each op rounded once (bit-identical to Math.fround after every op).
+      // `out` may be `sample`.
+      const kernels = KERNELS[epsilon ? "epsilon" : "v"];
       if (eta > 0 && noise !== undefined) {
-        for (let k = 0; k < n; k++) out[k] = out[k] + f(std * noise[k]);
+        kernels.noisy([sample, modelOutput, noise], [sa, sb, cX0, cEps, std], [x0, out]);
+      } else {
+        kernels.plain([sample, modelOutput], [sa, sb, cX0, cEps], [x0, out]);
       }
       return { prevSample: out, predOriginalSample: x0 };
     },

@@ -6,8 +6,19 @@
 
 import { ddpmTimesteps, type ScheduleConfig, type ScheduleTables } from "./betas.ts";
 import { checkTimestep, type Scheduler, stepBuffers, type StepOptions } from "./_sampler.ts";
+import { add, compileKernel, div, input, mul, output, scalar, sub } from "./_f32x4.ts";
 
 const f = Math.fround;
+
+// Kernel inputs: 0 sample, 1 model output, 2 noise. Scalars: 0 sqrt(alpha_bar), 1 sqrt(1 - alpha_bar),
+// 2 x0 coefficient, 3 sample coefficient, 4 noise std. Outputs: 0 x0, 1 x_{t-1}.
+const [S, M, Z] = [input(0), input(1), input(2)];
+const [SA, SB, C_X0, C_X, SZ] = [0, 1, 2, 3, 4].map(scalar);
+const PREV = add(add(mul(C_X0, output(0)), mul(C_X, S)), mul(SZ, Z));
+const KERNELS = {
+  epsilon: compileKernel(3, 5, [div(sub(S, mul(SB, M)), SA), PREV]),
+  v: compileKernel(3, 5, [sub(mul(SA, S), mul(SB, M)), PREV]),
+};
 
 /**
  * Creates a DDPM sampler. Each step reproduces DDPMScheduler.step op by op in fp32 (0-dim fp32 tensors for the
@@ -60,29 +71,18 @@ export function createDdpm(config: ScheduleConfig, tables: ScheduleTables): Sche
       const cX = f(f(f(Math.sqrt(curAlpha)) * betaProdPrev) / betaProd);
       const variance = Math.max(f(f(betaProdPrev / betaProd) * curBeta), f(1e-20));
       const sv = f(Math.sqrt(variance));
-      // Hot loops: branches hoisted; each fp32 op is one fround, and a store into a Float32Array is the
-      // rounding of the last op. `out` may be `sample` (each element is read before it is written).
+      // One fp32 SIMD pass, each op rounded once (bit-identical to Math.fround after every op).
+      // `out` may be `sample`.
       const n = sample.length;
-      // Without noise (t = 0) add 0 * zeros: x + 0 = x, which keeps one loop body per prediction type.
+      // Without noise (t = 0) add 0 * zeros: x + 0 = x, which keeps one kernel per prediction type.
       const useNoise = noise !== undefined && t > 0;
       if (!useNoise && zeroNoise.length !== n) zeroNoise = new Float32Array(n);
       const zz = useNoise ? noise : zeroNoise;
       const sz = useNoise ? sv : 0;
-      if (epsilon) {
-        for (let k = 0; k < n; k++) {
-          const s = sample[k];
-          const x = f(f(s - f(sb * modelOutput[k])) / sa);
-          x0[k] = x;
-          out[k] = f(f(cX0 * x) + f(cX * s)) + f(sz * zz[k]);
-        }
-      } else {
-        for (let k = 0; k < n; k++) {
-          const s = sample[k];
-          const x = f(f(sa * s) - f(sb * modelOutput[k]));
-          x0[k] = x;
-          out[k] = f(f(cX0 * x) + f(cX * s)) + f(sz * zz[k]);
-        }
-      }
+      KERNELS[epsilon ? "epsilon" : "v"]([sample, modelOutput, zz], [sa, sb, cX0, cX, sz], [
+        x0,
+        out,
+      ]);
       return { prevSample: out, predOriginalSample: x0 };
     },
   };

@@ -8,8 +8,33 @@
 
 import { dpmTimesteps, type ScheduleConfig, type ScheduleTables } from "./betas.ts";
 import { type Scheduler, stepBuffers, type StepOptions } from "./_sampler.ts";
+import { compileKernel, div, input, type Kernel, mul, output, scalar, sub } from "./_f32x4.ts";
 
 const f = Math.fround;
+
+// Kernel inputs: 0 sample, 1 model output, 2 previous x0. Scalars: 0 alpha_s0, 1 sigma_s0,
+// 2 sigma_t / sigma_s0, 3 alpha_t * (exp(-h) - 1), 4 half of 3, 5 1 / r0. Outputs: 0 x0, 1 x_t.
+const [S, M, X0_PREV, X0] = [input(0), input(1), input(2), output(0)];
+const [ALPHA, SIGMA, C_S, C_D0, C_D1, INV_R0] = [0, 1, 2, 3, 4, 5].map(scalar);
+const FIRST_ORDER = sub(mul(C_S, S), mul(C_D0, X0));
+const X0_OF = {
+  epsilon: div(sub(S, mul(SIGMA, M)), ALPHA), // (sample - sigma * eps) / alpha
+  v: sub(mul(ALPHA, S), mul(SIGMA, M)), // alpha * sample - sigma * v
+};
+const X_T = {
+  first: FIRST_ORDER,
+  // midpoint: the first-order update - 0.5 * c_D0 * ((1 / r0) * (x0 - x0_prev))
+  second: sub(FIRST_ORDER, mul(C_D1, mul(INV_R0, sub(X0, X0_PREV)))),
+};
+const stepKernel = (prediction: "epsilon" | "v", order: "first" | "second"): Kernel =>
+  compileKernel(order === "first" ? 2 : 3, order === "first" ? 4 : 6, [
+    X0_OF[prediction],
+    X_T[order],
+  ]);
+const KERNELS = {
+  epsilon: { first: stepKernel("epsilon", "first"), second: stepKernel("epsilon", "second") },
+  v: { first: stepKernel("v", "first"), second: stepKernel("v", "second") },
+};
 
 /**
  * Creates a DPM-Solver++ 2M sampler. The multistep state (step index, the previous x0 estimate, how many
@@ -82,24 +107,23 @@ export function createDpmpp(config: ScheduleConfig, tables: ScheduleTables): Sch
         invR0 = f(1 / r0);
         cD1 = f(0.5 * cD0);
       }
-      // Hot loops: branches hoisted; each fp32 op is one fround, and a store into a Float32Array is the
-      // rounding of the last op. `out` may be `sample` (each element is read before it is written).
+      // One fp32 SIMD pass (bit-identical to rounding every op with Math.fround): x0 into this
+      // step's history buffer, x_t into `out` (which may be `sample`).
       const x0Cur = current;
-      const x0Prev = history;
-      if (epsilon) {
-        for (let k = 0; k < n; k++) x0Cur[k] = f(sample[k] - f(sigmaS0 * modelOutput[k])) / alphaS0;
+      const prediction = epsilon ? "epsilon" : "v";
+      if (firstOrder || history === null) {
+        KERNELS[prediction].first([sample, modelOutput], [alphaS0, sigmaS0, cS, cD0], [
+          x0Cur,
+          out,
+        ]);
       } else {
-        for (let k = 0; k < n; k++) x0Cur[k] = f(alphaS0 * sample[k]) - f(sigmaS0 * modelOutput[k]);
+        KERNELS[prediction].second(
+          [sample, modelOutput, history],
+          [alphaS0, sigmaS0, cS, cD0, cD1, invR0],
+          [x0Cur, out],
+        );
       }
       x0Out.set(x0Cur);
-      if (firstOrder || x0Prev === null) {
-        for (let k = 0; k < n; k++) out[k] = f(cS * sample[k]) - f(cD0 * x0Cur[k]);
-      } else {
-        for (let k = 0; k < n; k++) {
-          const x = x0Cur[k];
-          out[k] = f(f(cS * sample[k]) - f(cD0 * x)) - f(cD1 * f(invR0 * f(x - x0Prev[k])));
-        }
-      }
       current = history;
       history = x0Cur;
       if (lowerOrderNums < 2) lowerOrderNums++;

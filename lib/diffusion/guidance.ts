@@ -4,7 +4,16 @@
  * @module
  */
 
+import { add, compileKernel, input, mul, scalar, sub } from "./_f32x4.ts";
+
 const f = Math.fround;
+
+/** uncond + g * (cond - uncond); inputs 0 uncond, 1 cond; scalar 0 g. */
+const CFG = compileKernel(2, 1, [add(input(0), mul(scalar(0), sub(input(1), input(0))))]);
+/** phi * (cfg * ratio) + (1 - phi) * cfg; input 0 cfg; scalars 0 phi, 1 ratio, 2 1 - phi. */
+const RESCALE = compileKernel(1, 3, [
+  add(mul(scalar(0), mul(input(0), scalar(1))), mul(scalar(2), input(0))),
+]);
 
 /** Options of {@linkcode combineGuidance}. */
 export interface GuidanceOptions {
@@ -79,19 +88,12 @@ export function combineGuidance(
     const u0 = b * channels * plane; // uncond item b
     const c0 = (batch + b) * channels * plane; // cond item b
     const o0 = b * per;
-    // each fp32 op is one fround; the store into the Float32Array rounds the last one
-    for (let k = 0; k < per; k++) {
-      const u = modelOutput[u0 + k];
-      out[o0 + k] = u + f(g * f(modelOutput[c0 + k] - u));
-    }
+    const guided = out.subarray(o0, o0 + per);
+    // fp32 SIMD, each op rounded once (bit-identical to Math.fround after every op)
+    CFG([modelOutput.subarray(u0, u0 + per), modelOutput.subarray(c0, c0 + per)], [g], [guided]);
     if (rescale > 0) {
       const ratio = f(unbiasedStd(modelOutput, c0, per) / unbiasedStd(out, o0, per));
-      const phi = f(rescale);
-      const rest = f(1 - rescale);
-      for (let k = o0; k < o0 + per; k++) {
-        const v = out[k];
-        out[k] = f(phi * f(v * ratio)) + f(rest * v);
-      }
+      RESCALE([guided], [f(rescale), ratio, f(1 - rescale)], [guided]);
     }
   }
   return out;

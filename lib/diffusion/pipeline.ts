@@ -276,6 +276,7 @@ function createPipeline(set: EngineSet, tk: Tokenizers, opts: PipelineOptions): 
     const latents = generator.randn(plane);
     const xIn = new Float32Array(batch * plane);
     const guided = new Float32Array(plane);
+    const predOriginal = new Float32Array(plane);
     const xType = inputType(dit, "x");
     const tType = inputType(dit, "t");
     const eta = req.eta ?? 0;
@@ -313,7 +314,12 @@ function createPipeline(set: EngineSet, tk: Tokenizers, opts: PipelineOptions): 
       } else {
         modelOutput = raw.subarray(0, plane);
       }
-      scheduler.step(modelOutput, t, latents, { noise, eta, out: latents });
+      scheduler.step(modelOutput, t, latents, {
+        noise,
+        eta,
+        out: latents,
+        predOriginalOut: predOriginal,
+      });
       gopts.onStep?.(i + 1, timesteps.length);
     }
 
