@@ -1,8 +1,35 @@
-/** Service entry point: starts the HTTP API. */
-import { Hono } from "hono";
+/**
+ * Service entry point: configuration from flags and `HYDIT_*` variables, then the HTTP API, job worker,
+ * schedules and drain on SIGTERM/SIGINT (see the README's configuration table). The engine backend is
+ * chosen per engine folder (TensorRT when its shim and plans fit this GPU, else ONNX Runtime), and the
+ * diffusion pipeline runs on worker threads (one per HYDIT_CONCURRENCY slot) so inference never blocks
+ * HTTP.
+ */
+import { loadConfig } from "./lib/config.ts";
+import { probeBackend } from "./lib/engine/backend_select.ts";
+import { createLogger } from "./lib/http/log.ts";
+import { startService } from "./lib/http/service.ts";
+import { threadedGenerator } from "./lib/jobs/threaded_generator.ts";
 
-const app = new Hono();
-app.get("/healthz", (c) => c.json({ status: "ok" }));
-
-const port = Number(Deno.env.get("HYDIT_PORT") ?? "8000");
-Deno.serve({ port }, app.fetch);
+const config = loadConfig(Deno.args);
+const log = createLogger(config.logLevel);
+const service = await startService(config, async (engineDir) => {
+  const choice = await probeBackend(engineDir, { preference: config.backend });
+  log("info", "engine backend chosen", { backend: choice.backend, reason: choice.reason });
+  return await threadedGenerator({
+    module: new URL("./lib/diffusion/pipeline.ts", import.meta.url).href,
+    exportName: "loadPipeline",
+    engineDir,
+    options: {
+      backend: choice.backend,
+      threads: config.threads,
+      sizeLimits: { min: config.minSide, max: config.maxSide },
+    },
+    threads: config.concurrency,
+  });
+});
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.addSignalListener(signal, () => void service.shutdown());
+}
+await service.finished;
+Deno.exit(0);

@@ -80,9 +80,11 @@ const hadolint = Deno.env.get("HADOLINT") ??
 
 Deno.test({
   name: "hadolint finds nothing in the Dockerfile",
-  ignore: hadolint === undefined,
+  // CI installs hadolint (.ci/run): there a missing binary fails instead of skipping.
+  ignore: hadolint === undefined && !Deno.env.get("CI"),
   async fn() {
-    const out = await new Deno.Command(hadolint!, {
+    assert.ok(hadolint, "hadolint is not installed (set HADOLINT or put it on PATH)");
+    const out = await new Deno.Command(hadolint, {
       args: ["--no-color", PATH],
       stdout: "piped",
       stderr: "piped",

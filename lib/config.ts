@@ -1,0 +1,218 @@
+/**
+ * Service configuration: every setting has a default, an environment variable and a `--flag`.
+ * Flags win over the environment. Parsing fails with a message naming the setting.
+ *
+ * @module
+ */
+
+import { type BackendPreference, parseBackendPreference } from "./engine/backend_select.ts";
+
+/** The service's settings, resolved from flags, environment and defaults. */
+export interface Config {
+  /** Listen port (`HYDIT_PORT`, `--port`). @default 8000 */
+  port: number;
+  /** Listen address (`HYDIT_HOST`, `--host`). @default "0.0.0.0" */
+  host: string;
+  /** Engine folder written by `engines:build` (`HYDIT_ENGINES`, `--engines`). @default "engines/out/default" */
+  engines: string;
+  /** Bearer API keys; empty means open mode (`HYDIT_API_KEYS`, comma-separated). @default [] */
+  apiKeys: string[];
+  /** Deno KV location: a file path or a KV Connect URL (`HYDIT_KV_PATH`). @default "data/hydit.kv" */
+  kvPath: string;
+  /** Schedules file (JSON), or empty for none (`HYDIT_SCHEDULES`). @default "" */
+  schedules: string;
+  /** Folder of the filesystem results store (`HYDIT_RESULTS_DIR`). @default "data/results" */
+  resultsDir: string;
+  /** Jobs queued or running beyond which submissions get 429 (`HYDIT_QUEUE_DEPTH`). @default 32 */
+  queueDepth: number;
+  /** Jobs this process runs at once (`HYDIT_CONCURRENCY`). @default 1 */
+  concurrency: number;
+  /** Lease length of a claimed job, in ms (`HYDIT_LEASE_MS`). @default 30000 */
+  leaseMs: number;
+  /** How often an idle worker looks for claimable jobs, in ms (`HYDIT_POLL_MS`). @default 1000 */
+  pollMs: number;
+  /** Worker identity in leases; a restart under the same id reclaims its jobs at once (`HYDIT_WORKER_ID`). @default "<hostname>:<port>" */
+  workerId: string;
+  /** How long jobs and images are kept after they finish, in seconds (`HYDIT_RETENTION_S`). @default 86400 */
+  retentionS: number;
+  /** Period of the retention sweeper, in seconds (`HYDIT_SWEEP_S`). @default 60 */
+  sweepS: number;
+  /** Largest accepted request body, in bytes (`HYDIT_BODY_LIMIT`). @default 65536 */
+  bodyLimit: number;
+  /** Longest prompt or negative prompt, in characters (`HYDIT_MAX_PROMPT`). @default 1024 */
+  maxPromptChars: number;
+  /** Smallest image side in pixels (`HYDIT_MIN_SIDE`). @default 64 */
+  minSide: number;
+  /** Largest image side in pixels (`HYDIT_MAX_SIDE`). @default 2048 */
+  maxSide: number;
+  /** How long `POST /v1/images/generations` waits before answering 202 with the job, in s (`HYDIT_SYNC_WAIT_S`). @default 300 */
+  syncWaitS: number;
+  /** Grace period for SIGTERM drain, in ms (`HYDIT_GRACE_MS`). @default 30000 */
+  graceMs: number;
+  /** HMAC-SHA256 secret for webhook signatures; empty disables webhooks (`HYDIT_WEBHOOK_SECRET`). @default "" */
+  webhookSecret: string;
+  /** Webhook delivery attempts (`HYDIT_WEBHOOK_ATTEMPTS`). @default 5 */
+  webhookAttempts: number;
+  /** First webhook retry delay in ms, doubled per attempt (`HYDIT_WEBHOOK_BACKOFF_MS`). @default 1000 */
+  webhookBackoffMs: number;
+  /** Base URL used in image links; empty means the request's own origin (`HYDIT_PUBLIC_URL`). @default "" */
+  publicUrl: string;
+  /** Steps of the warm-up generation at start, 0 to skip (`HYDIT_WARMUP_STEPS`). @default 2 */
+  warmupSteps: number;
+  /** ONNX Runtime intra-op threads, 0 for its default (`HYDIT_THREADS`). @default 0 */
+  threads: number;
+  /** Log level: debug, info, warn or error (`HYDIT_LOG_LEVEL`). @default "info" */
+  logLevel: "debug" | "info" | "warn" | "error";
+  /**
+   * Engine runtime: `auto` (TensorRT when the shim and plans fit this GPU, else ONNX Runtime),
+   * `tensorrt` (fail instead of falling back) or `onnx` (`HYDIT_BACKEND`). @default "auto"
+   */
+  backend: BackendPreference;
+}
+
+interface Setting {
+  env: string;
+  flag: string;
+  kind: "int" | "string" | "list";
+  min?: number;
+  max?: number;
+}
+
+const SETTINGS: Record<keyof Config, Setting> = {
+  port: { env: "HYDIT_PORT", flag: "port", kind: "int", min: 0, max: 65535 },
+  host: { env: "HYDIT_HOST", flag: "host", kind: "string" },
+  engines: { env: "HYDIT_ENGINES", flag: "engines", kind: "string" },
+  apiKeys: { env: "HYDIT_API_KEYS", flag: "api-keys", kind: "list" },
+  kvPath: { env: "HYDIT_KV_PATH", flag: "kv-path", kind: "string" },
+  schedules: { env: "HYDIT_SCHEDULES", flag: "schedules", kind: "string" },
+  resultsDir: { env: "HYDIT_RESULTS_DIR", flag: "results-dir", kind: "string" },
+  queueDepth: { env: "HYDIT_QUEUE_DEPTH", flag: "queue-depth", kind: "int", min: 1 },
+  concurrency: { env: "HYDIT_CONCURRENCY", flag: "concurrency", kind: "int", min: 1, max: 64 },
+  leaseMs: { env: "HYDIT_LEASE_MS", flag: "lease-ms", kind: "int", min: 500 },
+  pollMs: { env: "HYDIT_POLL_MS", flag: "poll-ms", kind: "int", min: 10 },
+  workerId: { env: "HYDIT_WORKER_ID", flag: "worker-id", kind: "string" },
+  retentionS: { env: "HYDIT_RETENTION_S", flag: "retention-s", kind: "int", min: 1 },
+  sweepS: { env: "HYDIT_SWEEP_S", flag: "sweep-s", kind: "int", min: 1 },
+  bodyLimit: { env: "HYDIT_BODY_LIMIT", flag: "body-limit", kind: "int", min: 1024 },
+  maxPromptChars: { env: "HYDIT_MAX_PROMPT", flag: "max-prompt", kind: "int", min: 1 },
+  minSide: { env: "HYDIT_MIN_SIDE", flag: "min-side", kind: "int", min: 16 },
+  maxSide: { env: "HYDIT_MAX_SIDE", flag: "max-side", kind: "int", min: 16, max: 4096 },
+  syncWaitS: { env: "HYDIT_SYNC_WAIT_S", flag: "sync-wait-s", kind: "int", min: 0 },
+  graceMs: { env: "HYDIT_GRACE_MS", flag: "grace-ms", kind: "int", min: 0 },
+  webhookSecret: { env: "HYDIT_WEBHOOK_SECRET", flag: "webhook-secret", kind: "string" },
+  webhookAttempts: {
+    env: "HYDIT_WEBHOOK_ATTEMPTS",
+    flag: "webhook-attempts",
+    kind: "int",
+    min: 1,
+    max: 20,
+  },
+  webhookBackoffMs: {
+    env: "HYDIT_WEBHOOK_BACKOFF_MS",
+    flag: "webhook-backoff-ms",
+    kind: "int",
+    min: 1,
+  },
+  publicUrl: { env: "HYDIT_PUBLIC_URL", flag: "public-url", kind: "string" },
+  warmupSteps: { env: "HYDIT_WARMUP_STEPS", flag: "warmup-steps", kind: "int", min: 0, max: 200 },
+  threads: { env: "HYDIT_THREADS", flag: "threads", kind: "int", min: 0, max: 256 },
+  logLevel: { env: "HYDIT_LOG_LEVEL", flag: "log-level", kind: "string" },
+  backend: { env: "HYDIT_BACKEND", flag: "backend", kind: "string" },
+};
+
+function defaults(): Config {
+  return {
+    port: 8000,
+    host: "0.0.0.0",
+    engines: "engines/out/default",
+    apiKeys: [],
+    kvPath: "data/hydit.kv",
+    schedules: "",
+    resultsDir: "data/results",
+    queueDepth: 32,
+    concurrency: 1,
+    leaseMs: 30_000,
+    pollMs: 1000,
+    workerId: "",
+    retentionS: 86_400,
+    sweepS: 60,
+    bodyLimit: 65_536,
+    maxPromptChars: 1024,
+    minSide: 64,
+    maxSide: 2048,
+    syncWaitS: 300,
+    graceMs: 30_000,
+    webhookSecret: "",
+    webhookAttempts: 5,
+    webhookBackoffMs: 1000,
+    publicUrl: "",
+    warmupSteps: 2,
+    threads: 0,
+    logLevel: "info",
+    backend: "auto",
+  };
+}
+
+function parseFlags(args: readonly string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("--")) {
+      throw new TypeError(`Cannot parse argument "${arg}": expected --name=value`);
+    }
+    const eq = arg.indexOf("=");
+    if (eq > 0) flags.set(arg.slice(2, eq), arg.slice(eq + 1));
+    else if (i + 1 < args.length) flags.set(arg.slice(2), args[++i]);
+    else throw new TypeError(`Cannot parse flag "${arg}": missing value`);
+  }
+  return flags;
+}
+
+function convert(name: string, setting: Setting, raw: string): number | string | string[] {
+  if (setting.kind === "string") return raw;
+  if (setting.kind === "list") return raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (!/^-?\d+$/.test(raw.trim())) {
+    throw new TypeError(`Cannot read setting ${name}: "${raw}" is not an integer`);
+  }
+  const n = Number(raw);
+  if (
+    (setting.min !== undefined && n < setting.min) || (setting.max !== undefined && n > setting.max)
+  ) {
+    throw new RangeError(
+      `Cannot read setting ${name}: ${n} is outside ${setting.min ?? "-inf"}..${
+        setting.max ?? "inf"
+      }`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Resolves the configuration from command-line flags (`--port 8000` or `--port=8000`) and environment
+ * variables (`HYDIT_*`), flags first, then defaults.
+ */
+export function loadConfig(
+  args: readonly string[] = [],
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): Config {
+  const config = defaults() as unknown as Record<string, unknown>;
+  const flags = parseFlags(args);
+  for (const [key, setting] of Object.entries(SETTINGS)) {
+    const raw = flags.get(setting.flag) ?? env(setting.env);
+    if (raw !== undefined) config[key] = convert(setting.env, setting, raw);
+    flags.delete(setting.flag);
+  }
+  if (flags.size > 0) {
+    throw new TypeError(`Cannot parse flag "--${[...flags.keys()][0]}": unknown flag`);
+  }
+  const result = config as unknown as Config;
+  if (!["debug", "info", "warn", "error"].includes(result.logLevel)) {
+    throw new TypeError(`Cannot read setting HYDIT_LOG_LEVEL: "${result.logLevel}" is not a level`);
+  }
+  result.backend = parseBackendPreference(result.backend);
+  if (result.minSide > result.maxSide) {
+    throw new RangeError("Cannot read settings: HYDIT_MIN_SIDE is larger than HYDIT_MAX_SIDE");
+  }
+  if (result.workerId === "") result.workerId = `${Deno.hostname()}:${result.port}`;
+  return result;
+}

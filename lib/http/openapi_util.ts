@@ -1,0 +1,35 @@
+/**
+ * Small helpers for route declarations: documented error responses and the request's base URL.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import type { AppDeps } from "./deps.ts";
+import { ErrorSchema } from "./schemas.ts";
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: "Invalid request",
+  401: "Missing or wrong API key",
+  404: "No such resource for this key",
+  409: "Conflict",
+  413: "Body too large",
+  415: "Body is not JSON",
+  429: "Queue full; see Retry-After",
+  500: "Generation failed",
+  503: "Not ready or draining",
+};
+
+/** Error responses for the given statuses, all with the error body. */
+export function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((s) => [s, {
+    description: DESCRIPTIONS[s] ?? "Error",
+    content: { "application/json": { schema: ErrorSchema } },
+  }]));
+}
+
+/** Origin used in links: HYDIT_PUBLIC_URL, else the request's own. */
+export function baseUrl(c: Context, deps: AppDeps): string {
+  return deps.config.publicUrl !== ""
+    ? deps.config.publicUrl.replace(/\/+$/, "")
+    : new URL(c.req.url).origin;
+}

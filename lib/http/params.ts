@@ -1,0 +1,59 @@
+/**
+ * Turns a validated request body into the job's generation parameters, filling every default.
+ *
+ * @module
+ */
+import type { GenerationParams } from "../jobs/job.ts";
+import type { ParsedRequest } from "../jobs/schedules.ts";
+import { defaultSize, type GenerationRequest, type Limits, parseSize } from "./schemas.ts";
+
+/** Defaults of a generation request (HunyuanDiT's diffusers defaults, DDPM); size: see defaultSize. */
+export const DEFAULTS = {
+  steps: 50,
+  guidanceScale: 5,
+  guidanceRescale: 0,
+  sampler: "ddpm",
+  outputFormat: "png",
+  n: 1,
+} as const;
+
+/** Fills defaults; a missing seed becomes a random 32-bit one. */
+export function toParams(body: GenerationRequest, limits: Limits): ParsedRequest {
+  const { width, height } = parseSize(body.size ?? defaultSize(limits));
+  const params: GenerationParams = {
+    prompt: body.prompt,
+    negativePrompt: body.negative_prompt ?? "",
+    width,
+    height,
+    steps: body.steps ?? DEFAULTS.steps,
+    guidanceScale: body.guidance_scale ?? DEFAULTS.guidanceScale,
+    guidanceRescale: body.guidance_rescale ?? DEFAULTS.guidanceRescale,
+    seed: body.seed ?? crypto.getRandomValues(new Uint32Array(1))[0],
+    sampler: body.sampler ?? DEFAULTS.sampler,
+    n: body.n ?? DEFAULTS.n,
+    outputFormat: body.output_format ?? DEFAULTS.outputFormat,
+    resolutionBinning: body.resolution_binning ?? false,
+  };
+  return {
+    params,
+    fixedSeed: body.seed !== undefined,
+    ...(body.webhook_url !== undefined ? { webhook: body.webhook_url } : {}),
+  };
+}
+
+/** The request as echoed back in job views (API field names). */
+export function requestEcho(p: GenerationParams): Record<string, unknown> {
+  return {
+    prompt: p.prompt,
+    negative_prompt: p.negativePrompt,
+    n: p.n,
+    size: `${p.width}x${p.height}`,
+    steps: p.steps,
+    guidance_scale: p.guidanceScale,
+    guidance_rescale: p.guidanceRescale,
+    seed: p.seed,
+    sampler: p.sampler,
+    output_format: p.outputFormat,
+    resolution_binning: p.resolutionBinning,
+  };
+}

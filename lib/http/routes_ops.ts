@@ -1,0 +1,118 @@
+/**
+ * Operations routes: `/healthz` (alive), `/readyz` (model loaded and warmed, queue state), `/metrics`
+ * (Prometheus text) and `GET /v1/schedules` (schedules with last and next run).
+ *
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { listQueue } from "../jobs/store.ts";
+import { nextRunOf, scheduleStates } from "../jobs/schedules.ts";
+import type { App, AppDeps } from "./deps.ts";
+import { errorResponses } from "./openapi_util.ts";
+import { requestEcho } from "./params.ts";
+import { ReadySchema, SchedulesSchema } from "./schemas.ts";
+
+/** Mounts the operations routes. */
+export function mountOpsRoutes(api: App, deps: AppDeps): void {
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/healthz",
+      summary: "Liveness",
+      responses: {
+        200: {
+          description: "Alive",
+          content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } },
+        },
+      },
+    }),
+    (c) => c.json({ status: "ok" as const }, 200),
+  );
+
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/readyz",
+      summary: "Readiness: model loaded and warmed, not draining",
+      responses: {
+        200: { description: "Ready", content: { "application/json": { schema: ReadySchema } } },
+        503: { description: "Not ready", content: { "application/json": { schema: ReadySchema } } },
+      },
+    }),
+    async (c) => {
+      const info = deps.generatorInfo();
+      const phase = deps.phase();
+      const depth = (await listQueue(deps.kv, deps.config.queueDepth + 1)).length;
+      const body = {
+        ready: phase === "ready",
+        status: phase,
+        backend: info?.backend ?? null,
+        model_version: info?.modelVersion ?? null,
+        precision: info?.precision ?? null,
+        sizes: info?.sizes ?? null,
+        queue_depth: depth,
+        queue_limit: deps.config.queueDepth,
+        concurrency: deps.config.concurrency,
+        step_seconds: deps.worker.stepSeconds() || null,
+        error: deps.startupError(),
+      };
+      return phase === "ready" ? c.json(body, 200) : c.json(body, 503);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/metrics",
+      summary: "Prometheus metrics",
+      responses: {
+        200: {
+          description: "Prometheus text format",
+          content: { "text/plain": { schema: z.string() } },
+        },
+      },
+    }),
+    async (c) =>
+      c.text(await deps.registry.render(), 200, {
+        "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+      }),
+  );
+
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/schedules",
+      summary: "Configured schedules with last and next run",
+      security: [{ bearer: [] }],
+      responses: {
+        200: {
+          description: "Schedules",
+          content: { "application/json": { schema: SchedulesSchema } },
+        },
+        ...errorResponses(401),
+      },
+    }),
+    async (c) => {
+      const states = await scheduleStates(deps.kv, deps.schedules.map((s) => s.name));
+      const data = deps.schedules.map((s) => {
+        const state = states.get(s.name);
+        const next = nextRunOf(s);
+        return {
+          name: s.name,
+          cron: s.cron,
+          next_run: next ? next.toISOString() : null,
+          last_run: state
+            ? {
+              slot: new Date(state.lastSlot).toISOString(),
+              at: new Date(state.lastRunAt).toISOString(),
+              job_id: state.lastJobId,
+            }
+            : null,
+          request: requestEcho(s.params),
+          webhook: s.webhook !== undefined,
+        };
+      });
+      return c.json({ data }, 200);
+    },
+  );
+}

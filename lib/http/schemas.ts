@@ -1,0 +1,225 @@
+/**
+ * Request and response schemas (zod, with OpenAPI metadata). Request objects are strict: unknown
+ * fields are rejected. Bounds that depend on configuration come from {@linkcode Limits}.
+ *
+ * @module
+ */
+import { z } from "@hono/zod-openapi";
+import { binResolution } from "../diffusion/resolution.ts";
+
+/** Configured bounds of a generation request. */
+export interface Limits {
+  maxPromptChars: number;
+  minSide: number;
+  maxSide: number;
+}
+
+/** Largest seed: 2^53 - 1. */
+export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+
+const SIZE_PATTERN = /^[1-9][0-9]{1,3}x[1-9][0-9]{1,3}$/;
+
+/** The size used when a request names none: 1024x1024, clamped to the configured sides. */
+export function defaultSize(limits: Limits): string {
+  const side = Math.floor(Math.min(Math.max(1024, limits.minSide), limits.maxSide) / 16) * 16;
+  return `${side}x${side}`;
+}
+
+/** Parses "WxH" into numbers (the pattern has been checked). */
+export function parseSize(size: string): { width: number; height: number } {
+  const [width, height] = size.split("x").map(Number);
+  return { width, height };
+}
+
+/** The body of `POST /v1/jobs` and `POST /v1/images/generations`. */
+export function generationRequestSchema(limits: Limits) {
+  return z.strictObject({
+    prompt: z.string().min(1).max(limits.maxPromptChars)
+      .openapi({ description: "What to draw (Chinese or English)." }),
+    negative_prompt: z.string().max(limits.maxPromptChars).optional()
+      .openapi({ description: "What to avoid. Default: empty." }),
+    n: z.number().int().min(1).max(4).optional()
+      .openapi({ description: "Images to generate; image i uses seed + i. Default 1." }),
+    size: z.string().regex(SIZE_PATTERN).optional().superRefine((size, ctx) => {
+      if (size === undefined) return;
+      for (const [name, side] of Object.entries(parseSize(size))) {
+        if (side % 16 !== 0 || side < limits.minSide || side > limits.maxSide) {
+          ctx.addIssue({
+            code: "custom",
+            message:
+              `${name} ${side} must be a multiple of 16 between ${limits.minSide} and ${limits.maxSide}`,
+          });
+          return;
+        }
+      }
+    }).openapi({
+      description:
+        `"WIDTHxHEIGHT", each a multiple of 16 in ${limits.minSide}..${limits.maxSide}. Default ${
+          defaultSize(limits)
+        }.`,
+      example: "1024x1024",
+    }),
+    response_format: z.enum(["b64_json", "url"]).optional()
+      .openapi({
+        description: "Synchronous endpoint only: inline base64 or a link. Default b64_json.",
+      }),
+    output_format: z.enum(["png", "jpeg", "webp"]).optional()
+      .openapi({ description: "Image encoding. Default png." }),
+    steps: z.number().int().min(1).max(200).optional()
+      .openapi({ description: "Denoising steps. Default 50." }),
+    guidance_scale: z.number().min(0).max(30).optional()
+      .openapi({ description: "Classifier-free guidance scale. Default 5." }),
+    guidance_rescale: z.number().min(0).max(1).optional()
+      .openapi({ description: "Guidance rescale factor. Default 0." }),
+    seed: z.number().int().min(0).max(MAX_SEED).optional()
+      .openapi({
+        description: "Seed of the first image. Default: random, echoed in the response.",
+      }),
+    sampler: z.enum(["ddpm", "ddim", "dpmpp"]).optional()
+      .openapi({ description: "Scheduler. Default ddpm." }),
+    resolution_binning: z.boolean().optional()
+      .openapi({
+        description: "Snap the size to the closest of the 10 trained sizes. Default false.",
+      }),
+    webhook_url: z.string().max(2048).url().optional().refine(
+      (u) => u === undefined || /^https?:\/\//i.test(u),
+      { message: "webhook_url must be an http or https URL" },
+    ).openapi({ description: "Receives a signed POST when the job ends." }),
+    model: z.string().max(128).optional()
+      .openapi({ description: "Accepted for OpenAI compatibility and ignored." }),
+    user: z.string().max(256).optional()
+      .openapi({ description: "Accepted for OpenAI compatibility and logged." }),
+  }).superRefine((body, ctx) => {
+    if (!body.resolution_binning) return;
+    // Binning snaps to the trained sizes (768..1280); they must fit the configured sides too.
+    const binned = binResolution(parseSize(body.size ?? defaultSize(limits)));
+    for (const side of [binned.width, binned.height]) {
+      if (side < limits.minSide || side > limits.maxSide) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["resolution_binning"],
+          message:
+            `binning maps the size to ${binned.width}x${binned.height}, outside ${limits.minSide}..${limits.maxSide}`,
+        });
+        return;
+      }
+    }
+  }).openapi("GenerationRequest");
+}
+
+/** The validated request type. */
+export type GenerationRequest = z.infer<ReturnType<typeof generationRequestSchema>>;
+
+/** The error body. */
+export const ErrorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    field: z.string().optional(),
+  }),
+}).openapi("Error");
+
+/** Path parameter of job and image routes. */
+export const IdParam = z.object({
+  id: z.string().regex(/^[0-9a-f]{32}$/).openapi({
+    param: { name: "id", in: "path" },
+    example: "0123456789abcdef0123456789abcdef",
+  }),
+});
+
+/** The optional idempotency header. */
+export const IdempotencyHeader = z.object({
+  "idempotency-key": z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/).optional().openapi({
+    param: { name: "idempotency-key", in: "header" },
+    description: "Same key and body returns the same job; a different body is a 409.",
+  }),
+});
+
+const ImageSchema = z.object({
+  id: z.string(),
+  url: z.string(),
+  seed: z.number().int(),
+  width: z.number().int(),
+  height: z.number().int(),
+  format: z.enum(["png", "jpeg", "webp"]),
+  bytes: z.number().int(),
+}).openapi("Image");
+
+/** A job as the API shows it. */
+export const JobSchema = z.object({
+  id: z.string(),
+  object: z.literal("job"),
+  status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  queue_position: z.number().int().nullable(),
+  progress: z.object({
+    image: z.number().int(),
+    images: z.number().int(),
+    step: z.number().int(),
+    steps: z.number().int(),
+  }).nullable(),
+  eta_seconds: z.number().nullable(),
+  step_seconds: z.number().nullable(),
+  attempts: z.number().int(),
+  seed: z.number().int(),
+  request: z.record(z.string(), z.unknown()),
+  images: z.array(ImageSchema),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  schedule: z.string().nullable(),
+  webhook: z.object({
+    url: z.string(),
+    attempts: z.number().int(),
+    delivered: z.boolean(),
+  }).nullable(),
+  links: z.object({ self: z.string(), events: z.string(), cancel: z.string() }),
+}).openapi("Job");
+
+/** The synchronous generation response (OpenAI-compatible `data`, plus seed and timings). */
+export const GenerationResponseSchema = z.object({
+  created: z.number().int(),
+  data: z.array(z.object({
+    b64_json: z.string().optional(),
+    url: z.string().optional(),
+    seed: z.number().int(),
+    width: z.number().int(),
+    height: z.number().int(),
+  })),
+  job_id: z.string(),
+  seed: z.number().int(),
+  output_format: z.enum(["png", "jpeg", "webp"]),
+  timings: z.object({
+    queue_ms: z.number(),
+    generation_ms: z.number(),
+    total_ms: z.number(),
+    step_seconds: z.number().nullable(),
+  }),
+}).openapi("GenerationResponse");
+
+/** `/readyz`. */
+export const ReadySchema = z.object({
+  ready: z.boolean(),
+  status: z.enum(["starting", "ready", "draining", "failed"]),
+  backend: z.string().nullable(),
+  model_version: z.string().nullable(),
+  precision: z.string().nullable(),
+  sizes: z.unknown(),
+  queue_depth: z.number().int(),
+  queue_limit: z.number().int(),
+  concurrency: z.number().int(),
+  step_seconds: z.number().nullable(),
+  error: z.string().nullable(),
+}).openapi("Ready");
+
+/** `/v1/schedules`. */
+export const SchedulesSchema = z.object({
+  data: z.array(z.object({
+    name: z.string(),
+    cron: z.string(),
+    next_run: z.string().nullable(),
+    last_run: z.object({ slot: z.string(), at: z.string(), job_id: z.string() }).nullable(),
+    request: z.record(z.string(), z.unknown()),
+    webhook: z.boolean(),
+  })),
+}).openapi("Schedules");

@@ -1,0 +1,278 @@
+/**
+ * The whole service wired together: KV, results store, model load and warm-up, worker, schedules,
+ * sweeper, HTTP server, and the SIGTERM drain (not ready at once, stop claiming, finish or release
+ * in-flight jobs, exit within the grace period).
+ *
+ * @module
+ */
+import type { Config } from "../config.ts";
+import { createJobEvents } from "../jobs/events.ts";
+import type { GeneratorInfo, ImageGenerator } from "../jobs/generator.ts";
+import { type JobRecord, keys, type Log } from "../jobs/job.ts";
+import { withKvRetry } from "../jobs/kv_retry.ts";
+import { openResultsStore } from "../jobs/results.ts";
+import { loadSchedules, registerSchedules, type Schedule } from "../jobs/schedules.ts";
+import { pendingWork } from "../jobs/pending.ts";
+import { submitJob } from "../jobs/store.ts";
+import { sweepExpired } from "../jobs/sweeper.ts";
+import { deliverWebhook } from "../jobs/webhook.ts";
+import { createWorker } from "../jobs/worker.ts";
+import { createApp } from "./app.ts";
+import { createAuthenticator } from "./auth.ts";
+import type { Phase } from "./deps.ts";
+import { validationError } from "./errors.ts";
+import { createLogger } from "./log.ts";
+import { createRegistry } from "./metrics.ts";
+import { serviceMetrics } from "./service_metrics.ts";
+import { toParams } from "./params.ts";
+import { generationRequestSchema } from "./schemas.ts";
+import { jobView } from "./views.ts";
+
+/** How the service gets its image generator. */
+export type GeneratorLoader = (engineDir: string) => Promise<ImageGenerator>;
+
+/** A running service. */
+export interface Service {
+  /** Resolves after a drain completes. */
+  finished: Promise<void>;
+  /** Starts the drain (what SIGTERM does). */
+  shutdown(): Promise<void>;
+}
+
+async function openKv(path: string): Promise<Deno.Kv> {
+  if (!/^https?:\/\//.test(path) && path !== ":memory:") {
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+    if (dir !== "") await Deno.mkdir(dir, { recursive: true });
+  }
+  return await Deno.openKv(path);
+}
+
+/** Parses one schedule request exactly as `POST /v1/jobs` validates a body. */
+function scheduleParser(config: Config) {
+  const schema = generationRequestSchema(config);
+  return (raw: unknown) => {
+    const result = schema.safeParse(raw);
+    if (!result.success) throw validationError(result.error);
+    return toParams(result.data, config);
+  };
+}
+
+/** Starts the service; resolves once it listens (the model keeps loading in the background). */
+export async function startService(
+  config: Config,
+  loadGenerator: GeneratorLoader,
+): Promise<Service> {
+  const log: Log = createLogger(config.logLevel);
+  const auth = await createAuthenticator(config.apiKeys);
+  if (auth.open) {
+    log(
+      "warn",
+      "OPEN MODE: no HYDIT_API_KEYS configured, every request is accepted without a key",
+      {
+        hint: "set HYDIT_API_KEYS=key1,key2 for production",
+      },
+    );
+  }
+  const schedules: Schedule[] = config.schedules
+    ? await loadSchedules(config.schedules, scheduleParser(config))
+    : [];
+  const kv = await openKv(config.kvPath);
+  const results = await openResultsStore(config.resultsDir);
+  const events = createJobEvents();
+  const registry = createRegistry();
+  const retentionMs = config.retentionS * 1000;
+  const boot = crypto.randomUUID();
+
+  let phase: Phase = "starting";
+  let startupError: string | null = null;
+  let generator: ImageGenerator | null = null;
+  let info: GeneratorInfo | null = null;
+
+  const m = serviceMetrics(registry);
+
+  const publicBase = config.publicUrl !== ""
+    ? config.publicUrl.replace(/\/+$/, "")
+    : `http://localhost:${config.port}`;
+
+  function onFinished(job: JobRecord): void {
+    if (!job.webhook || config.webhookSecret === "") return;
+    const url = job.webhook.url;
+    deliverWebhook(url, `${job.id}.${job.state}`, {
+      type: `job.${job.state}`,
+      job: jobView(publicBase, job, null, { position: null, etaSeconds: null }),
+    }, {
+      secret: config.webhookSecret,
+      attempts: config.webhookAttempts,
+      backoffMs: config.webhookBackoffMs,
+    }).then(async (outcome) => {
+      m.webhooks.inc({ result: outcome.delivered ? "delivered" : "failed" });
+      log(outcome.delivered ? "info" : "warn", "webhook", { job: job.id, url, ...outcome });
+      const entry = await withKvRetry(() => kv.get<JobRecord>(keys.job(job.id)));
+      if (!entry.value) return;
+      const updated = { ...entry.value, webhook: { url, ...outcome } };
+      await withKvRetry(() => kv.atomic().check(entry).set(keys.job(job.id), updated).commit());
+    }).catch((error) =>
+      log("error", "webhook bookkeeping failed", { job: job.id, error: String(error) })
+    );
+  }
+
+  const workerProxy = {
+    wake: () => worker?.wake(),
+    cancelLocal: (id: string) => worker?.cancelLocal(id) ?? false,
+    stepSeconds: () => worker?.stepSeconds() ?? 0,
+  };
+  let worker: ReturnType<typeof createWorker> | null = null;
+
+  registry.onCollect(async () => {
+    const pending = await pendingWork(kv);
+    const running = pending.filter((w) => w.running).length;
+    m.depthGauge.set(pending.length);
+    m.jobsGauge.set(pending.length - running, { state: "queued" });
+    m.jobsGauge.set(running, { state: "running" });
+    m.jobsGauge.set(worker ? worker.runningIds().length : 0, { state: "running_here" });
+    m.readyGauge.set(phase === "ready" ? 1 : 0);
+  });
+
+  const app = createApp({
+    config,
+    kv,
+    results,
+    events,
+    worker: workerProxy,
+    auth,
+    log,
+    registry,
+    schedules,
+    generatorInfo: () => info,
+    phase: () => phase,
+    startupError: () => startupError,
+    onFinished,
+  });
+
+  const server = Deno.serve({
+    port: config.port,
+    hostname: config.host,
+    onListen: ({ hostname, port }) =>
+      log("info", "listening", { hostname, port, worker: config.workerId }),
+  }, app.fetch);
+
+  const cronAbort = new AbortController();
+  const sweeper = setInterval(() => {
+    sweepExpired(kv, results)
+      .then((r) => {
+        if (r.jobs) m.sweeps.inc({ kind: "job" }, r.jobs);
+        if (r.images) m.sweeps.inc({ kind: "image" }, r.images);
+      })
+      .catch((error) => log("error", "sweep failed", { error: String(error) }));
+  }, config.sweepS * 1000);
+
+  async function bringUp(): Promise<void> {
+    const t0 = performance.now();
+    generator = await loadGenerator(config.engines);
+    info = generator.describe();
+    m.loadGauge.set((performance.now() - t0) / 1000);
+    log("info", "engines loaded", {
+      engines: config.engines,
+      ...info,
+      seconds: (performance.now() - t0) / 1000,
+    });
+    worker = createWorker({
+      kv,
+      generator,
+      results,
+      events,
+      log,
+      identity: { id: config.workerId, boot },
+      concurrency: config.concurrency,
+      leaseMs: config.leaseMs,
+      pollMs: config.pollMs,
+      retentionMs,
+      observer: {
+        step: (s) => m.stepHist.observe(s),
+        generation: (s) => m.genHist.observe(s),
+        finished: (state) => m.finishedJobs.inc({ state }),
+      },
+      onFinished,
+    });
+    if (config.warmupSteps > 0) {
+      const t1 = performance.now();
+      let last = t1;
+      await generator.generate({
+        prompt: "warm-up",
+        width: config.minSide,
+        height: config.minSide,
+        steps: config.warmupSteps,
+        guidanceScale: 5,
+        seed: 0,
+        resolutionBinning: false,
+      }, {
+        onStep: (step) => {
+          const now = performance.now();
+          if (step > 1) worker!.observeStep((now - last) / 1000);
+          last = now;
+        },
+      });
+      m.warmGauge.set((performance.now() - t1) / 1000);
+      log("info", "warm-up done", { seconds: (performance.now() - t1) / 1000 });
+    }
+    if (phase !== "starting") return;
+    worker.start();
+    registerSchedules(schedules, {
+      kv,
+      worker: config.workerId,
+      log,
+      signal: cronAbort.signal,
+      submit: async (schedule, params) => {
+        const result = await submitJob(kv, {
+          owner: "*",
+          params,
+          schedule: schedule.name,
+          ...(schedule.webhook ? { webhookUrl: schedule.webhook } : {}),
+        }, { maxDepth: config.queueDepth, idempotencyTtlMs: retentionMs });
+        if (result.kind !== "created") {
+          m.scheduleRuns.inc({ schedule: schedule.name, result: "queue_full" });
+          throw new Error(`Cannot queue scheduled job: ${result.kind}`);
+        }
+        m.scheduleRuns.inc({ schedule: schedule.name, result: "queued" });
+        worker?.wake();
+        return result.job.id;
+      },
+    });
+    phase = "ready";
+    log("info", "ready", { schedules: schedules.map((s) => s.name) });
+  }
+
+  bringUp().catch((error) => {
+    phase = "failed";
+    startupError = error instanceof Error ? error.message : String(error);
+    log("error", "startup failed", { error: startupError });
+  });
+
+  let resolveFinished: () => void = () => {};
+  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
+  let draining: Promise<void> | null = null;
+
+  function shutdown(): Promise<void> {
+    draining ??= (async () => {
+      phase = "draining";
+      log("info", "draining", { grace_ms: config.graceMs });
+      cronAbort.abort();
+      clearInterval(sweeper);
+      const hardExit = setTimeout(() => {
+        log("error", "grace period exceeded; exiting");
+        Deno.exit(1);
+      }, config.graceMs + 5000);
+      // Keep answering (not ready) while in-flight jobs finish or are released.
+      await worker?.drain(config.graceMs);
+      await server.shutdown();
+      await generator?.close();
+      kv.close();
+      clearTimeout(hardExit);
+      log("info", "stopped");
+      resolveFinished();
+    })();
+    return draining;
+  }
+
+  return { finished, shutdown };
+}

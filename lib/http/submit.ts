@@ -1,0 +1,108 @@
+/**
+ * Shared by both creation endpoints: idempotency handling, the bounded queue (429 with Retry-After from
+ * measured step time) and waking the local worker.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import { retryAfterSeconds } from "../jobs/estimate.ts";
+import type { JobRecord } from "../jobs/job.ts";
+import { pendingWork } from "../jobs/pending.ts";
+import { submitJob } from "../jobs/store.ts";
+import type { AppDeps, AppEnv } from "./deps.ts";
+import { HttpError } from "./errors.ts";
+import { toParams } from "./params.ts";
+import type { GenerationRequest } from "./schemas.ts";
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Hex SHA-256 of the body in canonical JSON (key order does not matter). */
+export async function bodyHash(body: unknown): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical(body)));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Refuses new work unless the service is ready. */
+export function requireReady(deps: AppDeps): void {
+  const phase = deps.phase();
+  if (phase !== "ready") {
+    throw new HttpError(503, "not_ready", `Service is ${phase}: retry later`, {
+      headers: { "Retry-After": phase === "draining" ? "30" : "5" },
+    });
+  }
+}
+
+/** Submits a job for the request; returns it and whether it was an idempotent replay. */
+export async function submitFromRequest(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  body: GenerationRequest,
+  scope: string,
+  idempotencyKey: string | undefined,
+): Promise<{ job: JobRecord; replayed: boolean }> {
+  requireReady(deps);
+  const parsed = toParams(body, deps.config);
+  if (parsed.webhook !== undefined && deps.config.webhookSecret === "") {
+    throw new HttpError(
+      400,
+      "webhooks_disabled",
+      "Webhooks are off: set HYDIT_WEBHOOK_SECRET on the server",
+      {
+        field: "webhook_url",
+      },
+    );
+  }
+  const result = await submitJob(deps.kv, {
+    owner: c.get("owner"),
+    params: parsed.params,
+    ...(parsed.webhook ? { webhookUrl: parsed.webhook } : {}),
+    ...(idempotencyKey
+      ? {
+        idempotency: {
+          key: `${scope}:${idempotencyKey}`,
+          bodyHash: await bodyHash(c.get("jsonBody")),
+        },
+      }
+      : {}),
+  }, {
+    maxDepth: deps.config.queueDepth,
+    idempotencyTtlMs: deps.config.retentionS * 1000,
+  });
+  switch (result.kind) {
+    case "conflict":
+      throw new HttpError(
+        409,
+        "idempotency_conflict",
+        `Idempotency-Key was already used with a different body (job ${result.jobId}): use a new key`,
+      );
+    case "full": {
+      const pending = await pendingWork(deps.kv);
+      const steps = pending.reduce((sum, w) => sum + w.stepsLeft, 0);
+      const seconds = retryAfterSeconds(steps, pending.length, {
+        stepSeconds: deps.worker.stepSeconds(),
+        concurrency: deps.config.concurrency,
+      });
+      throw new HttpError(
+        429,
+        "queue_full",
+        `Queue is full (${result.depth} jobs): retry after ${seconds} s`,
+        {
+          headers: { "Retry-After": String(seconds) },
+        },
+      );
+    }
+    case "replayed":
+      return { job: result.job, replayed: true };
+    case "created":
+      deps.log("info", "job queued", { job: result.job.id, request_id: c.get("requestId") });
+      deps.worker.wake();
+      return { job: result.job, replayed: false };
+  }
+}

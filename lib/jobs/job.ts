@@ -1,0 +1,149 @@
+/**
+ * Job records as stored in Deno KV, their keys, and the pure helpers around them. Records stay far
+ * below the 64 KiB value limit: prompts are bounded and image bytes live in the results store.
+ *
+ * @module
+ */
+import type { Sampler } from "./generator.ts";
+
+/** Lifecycle of a job; the last three are terminal. */
+export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+/** Encodings the results store can hold. */
+export type ImageFormat = "png" | "jpeg" | "webp";
+
+/** A validated generation request, with every default filled in. */
+export interface GenerationParams {
+  prompt: string;
+  negativePrompt: string;
+  width: number;
+  height: number;
+  steps: number;
+  guidanceScale: number;
+  guidanceRescale: number;
+  /** Seed of the first image; image i uses seed + i. */
+  seed: number;
+  sampler: Sampler;
+  n: number;
+  outputFormat: ImageFormat;
+  resolutionBinning: boolean;
+}
+
+/** One stored image of a job. */
+export interface ImageRef {
+  id: string;
+  seed: number;
+  width: number;
+  height: number;
+  format: ImageFormat;
+  bytes: number;
+}
+
+/** Metadata of one stored image (`["images", id]`), used to authorize and serve it. */
+export interface ImageMeta extends ImageRef {
+  jobId: string;
+  owner: string;
+  createdAt: number;
+  expiresAt: number;
+  etag: string;
+}
+
+/** Why a job failed, captured when it happened. */
+export interface JobError {
+  code: string;
+  message: string;
+}
+
+/** Outcome of webhook delivery for a job. */
+export interface WebhookStatus {
+  url: string;
+  attempts: number;
+  delivered: boolean;
+  lastStatus?: number;
+  lastError?: string;
+}
+
+/** The job record (`["jobs", id]`). */
+export interface JobRecord {
+  id: string;
+  owner: string;
+  state: JobState;
+  params: GenerationParams;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** Number of claims so far (1 on the first run; more after a crash or drain). */
+  attempts: number;
+  images: ImageRef[];
+  error?: JobError;
+  webhook?: WebhookStatus;
+  /** Name of the schedule that created the job, if any. */
+  schedule?: string;
+  /** Mean measured seconds per denoising step of the last run. */
+  stepSeconds?: number;
+  /** Milliseconds spent generating, over all attempts. */
+  generationMs?: number;
+  expiresAt?: number;
+}
+
+/** Live progress of a running job (`["progress", id]`), written at most a few times a second. */
+export interface JobProgress {
+  /** 0-based index of the image being generated. */
+  image: number;
+  step: number;
+  steps: number;
+  stepSeconds: number;
+  updatedAt: number;
+}
+
+/** A claim on a job (`["lease", id]`): who runs it and until when. */
+export interface Lease {
+  worker: string;
+  /** Per-process nonce: a lease from an earlier incarnation of the same worker id is stale. */
+  boot: string;
+  until: number;
+}
+
+/** KV keys, in one place. */
+export const keys = {
+  job: (id: string): Deno.KvKey => ["jobs", id],
+  lease: (id: string): Deno.KvKey => ["lease", id],
+  progress: (id: string): Deno.KvKey => ["progress", id],
+  cancel: (id: string): Deno.KvKey => ["cancel", id],
+  queue: (createdAt: number, id: string): Deno.KvKey => ["queue", createdAt, id],
+  queuePrefix: ["queue"] as Deno.KvKey,
+  image: (id: string): Deno.KvKey => ["images", id],
+  idempotency: (owner: string, key: string): Deno.KvKey => ["idem", owner, key],
+  expiry: (at: number, kind: "job" | "image", id: string): Deno.KvKey => ["expiry", at, kind, id],
+  expiryPrefix: ["expiry"] as Deno.KvKey,
+  slot: (schedule: string, slot: string): Deno.KvKey => ["slot", schedule, slot],
+  scheduleState: (schedule: string): Deno.KvKey => ["schedule", schedule],
+};
+
+/** Shape of every job and image id: 32 lowercase hex digits. */
+export const ID_PATTERN = /^[0-9a-f]{32}$/;
+
+/** A fresh random id (128 bits, hex). */
+export function newId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** True for succeeded, failed and cancelled. */
+export function isTerminal(state: JobState): boolean {
+  return state === "succeeded" || state === "failed" || state === "cancelled";
+}
+
+/** Content type of each image format. */
+export const CONTENT_TYPES: Record<ImageFormat, string> = {
+  png: "image/png",
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+};
+
+/** A leveled structured log sink shared by the service's modules. */
+export type Log = (
+  level: "debug" | "info" | "warn" | "error",
+  msg: string,
+  fields?: Record<string, unknown>,
+) => void;

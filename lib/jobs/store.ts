@@ -1,0 +1,187 @@
+/**
+ * Job records in Deno KV: submission (bounded, idempotent), reads, queue listing and cancellation.
+ * Every multi-key change is one KV atomic operation.
+ *
+ * @module
+ */
+import { withKvRetry } from "./kv_retry.ts";
+import {
+  type GenerationParams,
+  isTerminal,
+  type JobProgress,
+  type JobRecord,
+  keys,
+  type Lease,
+  newId,
+} from "./job.ts";
+
+/** What a submission carries besides the parameters. */
+export interface SubmitInput {
+  owner: string;
+  params: GenerationParams;
+  webhookUrl?: string;
+  schedule?: string;
+  /** Client key and a hash of the request body, for `Idempotency-Key`. */
+  idempotency?: { key: string; bodyHash: string };
+}
+
+/** Limits for {@linkcode submitJob}. */
+export interface SubmitOptions {
+  /** Queued plus running jobs beyond which the submission is refused. */
+  maxDepth: number;
+  /** How long the idempotency record lives, in ms. */
+  idempotencyTtlMs: number;
+  now?: number;
+}
+
+/** Result of a submission. */
+export type SubmitResult =
+  | { kind: "created"; job: JobRecord }
+  | { kind: "replayed"; job: JobRecord }
+  | { kind: "conflict"; jobId: string }
+  | { kind: "full"; depth: number };
+
+interface IdempotencyRecord {
+  jobId: string;
+  bodyHash: string;
+}
+
+/** One entry of the queue index: jobs not yet finished, oldest first. */
+export interface QueueEntry {
+  id: string;
+  createdAt: number;
+}
+
+/** Lists unfinished jobs (queued and running) oldest first, at most `limit`. */
+export function listQueue(kv: Deno.Kv, limit = 10_000): Promise<QueueEntry[]> {
+  return withKvRetry(async () => {
+    const out: QueueEntry[] = [];
+    const iter = kv.list<string>({ prefix: keys.queuePrefix }, { limit });
+    for await (const entry of iter) {
+      out.push({ createdAt: entry.key[1] as number, id: entry.value });
+    }
+    return out;
+  });
+}
+
+/** Reads a job record, or null. */
+export async function getJob(kv: Deno.Kv, id: string): Promise<JobRecord | null> {
+  return (await withKvRetry(() => kv.get<JobRecord>(keys.job(id)))).value;
+}
+
+/** Reads a job with its live progress and lease in one snapshot. */
+export async function getJobSnapshot(
+  kv: Deno.Kv,
+  id: string,
+): Promise<{ job: JobRecord; progress: JobProgress | null; lease: Lease | null } | null> {
+  const [job, progress, lease] = await withKvRetry(() =>
+    kv.getMany<[JobRecord, JobProgress, Lease]>([keys.job(id), keys.progress(id), keys.lease(id)])
+  );
+  if (!job.value) return null;
+  return { job: job.value, progress: progress.value, lease: lease.value };
+}
+
+/** Submits a job: replays or rejects a reused idempotency key, refuses when the queue is full. */
+export async function submitJob(
+  kv: Deno.Kv,
+  input: SubmitInput,
+  options: SubmitOptions,
+): Promise<SubmitResult> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const idemKey = input.idempotency ? keys.idempotency(input.owner, input.idempotency.key) : null;
+    const idem = idemKey ? await withKvRetry(() => kv.get<IdempotencyRecord>(idemKey)) : null;
+    if (idem?.value) {
+      if (idem.value.bodyHash !== input.idempotency!.bodyHash) {
+        return { kind: "conflict", jobId: idem.value.jobId };
+      }
+      const existing = await getJob(kv, idem.value.jobId);
+      if (existing) return { kind: "replayed", job: existing };
+    }
+    const depth = (await listQueue(kv, options.maxDepth + 1)).length;
+    if (depth >= options.maxDepth) return { kind: "full", depth };
+    const now = options.now ?? Date.now();
+    const job: JobRecord = {
+      id: newId(),
+      owner: input.owner,
+      state: "queued",
+      params: input.params,
+      createdAt: now,
+      attempts: 0,
+      images: [],
+      ...(input.webhookUrl
+        ? { webhook: { url: input.webhookUrl, attempts: 0, delivered: false } }
+        : {}),
+      ...(input.schedule ? { schedule: input.schedule } : {}),
+    };
+    const op = kv.atomic()
+      .set(keys.job(job.id), job)
+      .set(keys.queue(now, job.id), job.id);
+    if (idemKey && idem) {
+      op.check(idem).set(
+        idemKey,
+        { jobId: job.id, bodyHash: input.idempotency!.bodyHash } satisfies IdempotencyRecord,
+        { expireIn: options.idempotencyTtlMs },
+      );
+    }
+    const res = await withKvRetry(() => op.commit());
+    if (res.ok) return { kind: "created", job };
+  }
+  throw new Error("Cannot submit job: idempotency record kept changing");
+}
+
+/** Result of a cancellation request. */
+export type CancelResult = "cancelled" | "requested" | "finished";
+
+/**
+ * Cancels a job. A queued job (or one whose worker's lease ran out) is cancelled at once; a running
+ * job gets a cancel flag that its worker sees at the next denoising step.
+ */
+export async function cancelJob(
+  kv: Deno.Kv,
+  id: string,
+  retentionMs: number,
+  now = Date.now(),
+): Promise<CancelResult> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const [jobEntry, leaseEntry] = await withKvRetry(() =>
+      kv.getMany<[JobRecord, Lease]>([keys.job(id), keys.lease(id)])
+    );
+    const job = jobEntry.value;
+    if (!job || isTerminal(job.state)) return "finished";
+    const leaseLive = leaseEntry.value !== null && leaseEntry.value.until > now;
+    if (leaseLive) {
+      await withKvRetry(() => kv.set(keys.cancel(id), true, { expireIn: 3_600_000 }));
+      return "requested";
+    }
+    const done: JobRecord = {
+      ...job,
+      state: "cancelled",
+      finishedAt: now,
+      error: { code: "cancelled", message: "Job was cancelled before it ran" },
+    };
+    const op = finalizeJob(kv.atomic().check(jobEntry).check(leaseEntry), done, retentionMs);
+    const res = await withKvRetry(() => op.commit());
+    if (res.ok) return "cancelled";
+  }
+  throw new Error(`Cannot cancel job "${id}": record kept changing`);
+}
+
+/**
+ * Adds to `op` the writes that end a job: the terminal record with its expiry, the expiry index entry,
+ * and removal of its queue entry, lease, progress and cancel flag.
+ */
+export function finalizeJob(
+  op: Deno.AtomicOperation,
+  job: JobRecord,
+  retentionMs: number,
+): Deno.AtomicOperation {
+  const expiresAt = (job.finishedAt ?? Date.now()) + retentionMs;
+  job.expiresAt = expiresAt;
+  return op
+    .set(keys.job(job.id), job)
+    .set(keys.expiry(expiresAt, "job", job.id), job.id)
+    .delete(keys.queue(job.createdAt, job.id))
+    .delete(keys.lease(job.id))
+    .delete(keys.progress(job.id))
+    .delete(keys.cancel(job.id));
+}

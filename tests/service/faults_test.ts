@@ -1,0 +1,221 @@
+/**
+ * Faults against real server processes: kill -9 mid-generation and restart, SIGTERM drain (finish and
+ * release), a full queue, and two processes on one KV file sharing one cron schedule.
+ */
+import assert from "node:assert/strict";
+import sharp from "sharp";
+import { withKvRetry } from "../../lib/jobs/kv_retry.ts";
+import { call, freePort, startServer, waitJob } from "./_harness.ts";
+
+async function until(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+Deno.test("kill -9 mid-generation, restart: the job completes with nothing lost", async () => {
+  const env = { HYDIT_LEASE_MS: "2000", HYDIT_WORKER_ID: "first" };
+  const first = await startServer({ env });
+  const submitted = await call(first, "POST", "/v1/jobs", {
+    body: { prompt: "survive a crash", size: "128x128", steps: 150, n: 2, seed: 99 },
+  });
+  assert.equal(submitted.status, 202);
+  const id = submitted.body.id;
+  // Wait until the first image is stored and the second is under way.
+  let before: { images: { id: string }[] } = { images: [] };
+  await until(
+    async () => {
+      before = (await call(first, "GET", `/v1/jobs/${id}`)).body;
+      return before.images.length === 1 &&
+        (await call(first, "GET", `/v1/jobs/${id}`)).body.progress?.step >= 2;
+    },
+    60_000,
+    "the second image to start",
+  );
+  await first.kill();
+  // A different worker id: the job is picked up only after the dead worker's lease expires.
+  const second = await startServer({
+    dir: first.dir,
+    port: first.port,
+    env: { ...env, HYDIT_WORKER_ID: "second" },
+  });
+  try {
+    const done = await waitJob(second, id, { timeoutMs: 60_000 });
+    assert.equal(done.status, "succeeded");
+    assert.equal(done.attempts, 2);
+    assert.equal(done.images.length, 2);
+    assert.equal(done.images[0].id, before.images[0].id, "the image made before the crash is kept");
+    assert.deepEqual(done.images.map((i: { seed: number }) => i.seed), [99, 100]);
+    for (const image of done.images) {
+      const bytes = new Uint8Array(await (await fetch(image.url)).arrayBuffer());
+      const meta = await sharp(bytes).metadata();
+      assert.deepEqual([meta.format, meta.width, meta.height], ["png", 128, 128]);
+    }
+  } finally {
+    await second.stop();
+  }
+});
+
+Deno.test("SIGTERM: not ready at once, in-flight job finishes, exit 0 within the grace period", async () => {
+  const server = await startServer({ env: { HYDIT_GRACE_MS: "15000" } });
+  const job = await call(server, "POST", "/v1/jobs", {
+    body: { prompt: "finish me", size: "128x128", steps: 150 },
+  });
+  await until(
+    async () => (await call(server, "GET", `/v1/jobs/${job.body.id}`)).body.status === "running",
+    30_000,
+    "run",
+  );
+  const t0 = Date.now();
+  server.proc.kill("SIGTERM");
+  await until(async () => (await call(server, "GET", "/readyz")).status === 503, 2000, "not ready");
+  const refused = await call(server, "POST", "/v1/jobs", {
+    body: { prompt: "late", size: "64x64", steps: 1 },
+  });
+  assert.equal(refused.status, 503);
+  assert.equal(refused.body.error.code, "not_ready");
+  const status = await server.status;
+  assert.equal(status.code, 0);
+  assert.ok(Date.now() - t0 < 15_000);
+  const kv = await Deno.openKv(`${server.dir}/kv/hydit.kv`);
+  const record = (await withKvRetry(() => kv.get<{ state: string }>(["jobs", job.body.id]))).value;
+  kv.close();
+  assert.equal(record?.state, "succeeded");
+});
+
+Deno.test("SIGTERM: a job longer than the grace period is released and resumes after restart", async () => {
+  const server = await startServer({ env: { HYDIT_GRACE_MS: "300" } });
+  const job = await call(server, "POST", "/v1/jobs", {
+    body: { prompt: "too long", size: "128x128", steps: 200 },
+  });
+  await until(
+    async () => (await call(server, "GET", `/v1/jobs/${job.body.id}`)).body.status === "running",
+    30_000,
+    "run",
+  );
+  const status = await server.stop();
+  assert.equal(status.code, 0);
+  const restarted = await startServer({ dir: server.dir, port: server.port });
+  try {
+    const done = await waitJob(restarted, job.body.id, { timeoutMs: 60_000 });
+    assert.equal(done.status, "succeeded");
+    assert.equal(done.attempts, 1, "a drained run does not count as an attempt");
+    assert.ok(server.records().some((r) => r.msg === "job released for another worker"));
+  } finally {
+    await restarted.stop();
+  }
+});
+
+Deno.test("a full queue answers 429 with Retry-After from measured step time", async () => {
+  const server = await startServer({ env: { HYDIT_QUEUE_DEPTH: "2" } });
+  try {
+    const body = { prompt: "fill", size: "128x128", steps: 200 };
+    const a = await call(server, "POST", "/v1/jobs", { body });
+    const b = await call(server, "POST", "/v1/jobs", { body });
+    assert.deepEqual([a.status, b.status], [202, 202]);
+    const full = await call(server, "POST", "/v1/jobs", { body });
+    assert.equal(full.status, 429);
+    assert.equal(full.body.error.code, "queue_full");
+    const retryAfter = Number(full.headers.get("retry-after"));
+    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1, `Retry-After ${retryAfter}`);
+    const sync = await call(server, "POST", "/v1/images/generations", { body });
+    assert.equal(sync.status, 429);
+    await call(server, "DELETE", `/v1/jobs/${a.body.id}`);
+    await call(server, "DELETE", `/v1/jobs/${b.body.id}`);
+    await waitJob(server, a.body.id);
+    const again = await call(server, "POST", "/v1/jobs", { body: { ...body, steps: 1 } });
+    assert.equal(again.status, 202);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test({
+  name: "two processes on one KV file run each cron slot exactly once",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "hydit-cron-" });
+    const schedules = `${dir}/schedules.json`;
+    await Deno.writeTextFile(
+      schedules,
+      JSON.stringify({
+        schedules: [{
+          name: "every-minute",
+          cron: "* * * * *",
+          request: { prompt: "tick", size: "64x64", steps: 2 },
+        }],
+      }),
+    );
+    const env = { HYDIT_SCHEDULES: schedules };
+    const a = await startServer({ dir, env: { ...env, HYDIT_WORKER_ID: "a" } });
+    const b = await startServer({ dir, port: freePort(), env: { ...env, HYDIT_WORKER_ID: "b" } });
+    try {
+      const listed = await call(a, "GET", "/v1/schedules");
+      assert.equal(listed.body.data[0].name, "every-minute");
+      assert.ok(listed.body.data[0].next_run);
+      // Wait for one slot that both processes saw, plus time for its job to finish.
+      const slotSeen = (r: Record<string, unknown>) =>
+        typeof r.slot === "number" && String(r.msg).startsWith("schedule slot");
+      await until(
+        () => Promise.resolve(a.records().some(slotSeen) && b.records().some(slotSeen)),
+        75_000,
+        "a cron slot in both processes",
+      );
+      const slot = [...a.records(), ...b.records()].find(slotSeen)!.slot;
+      const outcomes = [...a.records(), ...b.records()].filter((r) =>
+        slotSeen(r) && r.slot === slot
+      ).map((r) => r.msg);
+      assert.deepEqual(outcomes.sort(), [
+        "schedule slot ran",
+        "schedule slot taken by another replica",
+      ]);
+      const kv = await Deno.openKv(`${dir}/kv/hydit.kv`);
+      const jobs: { schedule?: string; id: string }[] = [];
+      for await (const e of kv.list<{ schedule?: string; id: string }>({ prefix: ["jobs"] })) {
+        jobs.push(e.value);
+      }
+      kv.close();
+      const scheduled = jobs.filter((j) => j.schedule === "every-minute");
+      assert.equal(scheduled.length, 1, "one job for the one slot");
+      const done = await waitJob(a, scheduled[0].id);
+      assert.equal(done.status, "succeeded");
+      const after = await call(b, "GET", "/v1/schedules");
+      assert.equal(after.body.data[0].last_run.job_id, scheduled[0].id);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  },
+});
+
+Deno.test("HYDIT_CONCURRENCY=2 runs two jobs at once, each on its own pipeline thread", async () => {
+  const server = await startServer({ env: { HYDIT_CONCURRENCY: "2" } });
+  try {
+    const body = { prompt: "side by side", size: "128x128", steps: 200 };
+    const a = await call(server, "POST", "/v1/jobs", { body });
+    const b = await call(server, "POST", "/v1/jobs", { body });
+    await until(
+      async () => {
+        const states = await Promise.all(
+          [a, b].map(async (j) => (await call(server, "GET", `/v1/jobs/${j.body.id}`)).body.status),
+        );
+        return states.every((s) => s === "running");
+      },
+      30_000,
+      "both jobs running",
+    );
+    const ready = await call(server, "GET", "/readyz");
+    assert.equal(ready.body.concurrency, 2);
+    await call(server, "DELETE", `/v1/jobs/${a.body.id}`);
+    await call(server, "DELETE", `/v1/jobs/${b.body.id}`);
+    assert.equal((await waitJob(server, a.body.id)).status, "cancelled");
+    assert.equal((await waitJob(server, b.body.id)).status, "cancelled");
+  } finally {
+    await server.stop();
+  }
+});

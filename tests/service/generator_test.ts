@@ -1,0 +1,95 @@
+/**
+ * The real pipeline behind the service's generator contract, on worker threads: steps reported in
+ * order, pixels of the requested size, cancellation at the next step, and the loader's type.
+ */
+import assert from "node:assert/strict";
+import { loadPipeline, type PipelineOptions } from "../../lib/diffusion/pipeline.ts";
+import { type ImageGenerator, isAbortError } from "../../lib/jobs/generator.ts";
+import { threadedGenerator } from "../../lib/jobs/threaded_generator.ts";
+import { testEngines } from "./_harness.ts";
+
+// main.ts hands loadPipeline to a worker thread by name; this keeps its signature checked.
+const loader: (dir: string, opts: PipelineOptions) => Promise<ImageGenerator> = loadPipeline;
+const engines = await testEngines();
+
+Deno.test({
+  name:
+    "threadedGenerator() runs the real pipeline off the main thread and cancels at the next step",
+  async fn() {
+    const gen = await threadedGenerator({
+      module: new URL("../../lib/diffusion/pipeline.ts", import.meta.url).href,
+      exportName: loader.name,
+      engineDir: engines,
+      options: { sizeLimits: { min: 64, max: 256 } } satisfies PipelineOptions,
+    });
+    try {
+      assert.equal(gen.describe().backend, "onnx");
+      const steps: number[] = [];
+      const out = await gen.generate(
+        {
+          prompt: "a lighthouse",
+          width: 96,
+          height: 64,
+          steps: 4,
+          guidanceScale: 5,
+          seed: 3,
+          resolutionBinning: false,
+        },
+        { onStep: (step, total) => steps.push(step * 100 + total) },
+      );
+      assert.deepEqual(steps, [104, 204, 304, 404]);
+      assert.deepEqual([out.width, out.height, out.image.length], [96, 64, 96 * 64 * 3]);
+      const again = await gen.generate({
+        prompt: "a lighthouse",
+        width: 96,
+        height: 64,
+        steps: 4,
+        guidanceScale: 5,
+        seed: 3,
+        resolutionBinning: false,
+      });
+      assert.deepEqual(again.image, out.image, "same seed, same pixels");
+
+      const controller = new AbortController();
+      let last = 0;
+      let abortedAt = 0;
+      const run = gen.generate(
+        {
+          prompt: "stop me",
+          width: 64,
+          height: 64,
+          steps: 100,
+          guidanceScale: 5,
+          seed: 1,
+          resolutionBinning: false,
+        },
+        {
+          signal: controller.signal,
+          onStep: (step) => {
+            last = step;
+            if (step === 5) {
+              abortedAt = step;
+              controller.abort();
+            }
+          },
+        },
+      );
+      await assert.rejects(run, (e) => isAbortError(e));
+      // Steps are reported asynchronously from the thread; the run stops within a step or two.
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(last - abortedAt <= 2, `ran to step ${last} after abort at ${abortedAt}`);
+      const after = await gen.generate({
+        prompt: "still works",
+        width: 64,
+        height: 64,
+        steps: 2,
+        guidanceScale: 5,
+        seed: 2,
+        resolutionBinning: false,
+      });
+      assert.equal(after.image.length, 64 * 64 * 3);
+    } finally {
+      await gen.close();
+    }
+  },
+});

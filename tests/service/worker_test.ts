@@ -1,0 +1,135 @@
+/** The worker loop in-process on an in-memory KV with a timed fake generator (queue logic only). */
+import assert from "node:assert/strict";
+import sharp from "sharp";
+import { createJobEvents, type JobEvent } from "../../lib/jobs/events.ts";
+import type { GenerationParams, JobRecord, JobState } from "../../lib/jobs/job.ts";
+import { openResultsStore } from "../../lib/jobs/results.ts";
+import { getJob, submitJob } from "../../lib/jobs/store.ts";
+import { createWorker } from "../../lib/jobs/worker.ts";
+import { fakeGenerator } from "./_fake_generator.ts";
+
+const PARAMS: GenerationParams = {
+  prompt: "p",
+  negativePrompt: "",
+  width: 32,
+  height: 48,
+  steps: 4,
+  guidanceScale: 5,
+  guidanceRescale: 0,
+  seed: 10,
+  sampler: "ddpm",
+  n: 2,
+  outputFormat: "png",
+  resolutionBinning: false,
+};
+
+async function setup() {
+  const kv = await Deno.openKv(":memory:");
+  const dir = await Deno.makeTempDir();
+  const results = await openResultsStore(dir);
+  const events = createJobEvents();
+  const finished: JobRecord[] = [];
+  const states: JobState[] = [];
+  const worker = createWorker({
+    kv,
+    generator: fakeGenerator(5),
+    results,
+    events,
+    log: () => {},
+    identity: { id: "w", boot: "b" },
+    concurrency: 1,
+    leaseMs: 2000,
+    pollMs: 50,
+    retentionMs: 60_000,
+    observer: { step: () => {}, generation: () => {}, finished: (s) => states.push(s) },
+    onFinished: (job) => finished.push(job),
+  });
+  const submit = async (params: Partial<GenerationParams>) => {
+    const r = await submitJob(kv, { owner: "o", params: { ...PARAMS, ...params } }, {
+      maxDepth: 10,
+      idempotencyTtlMs: 1000,
+    });
+    return (r as { job: JobRecord }).job;
+  };
+  const done = async (id: string) => {
+    for (let i = 0; i < 400; i++) {
+      const job = await getJob(kv, id);
+      if (job && ["succeeded", "failed", "cancelled"].includes(job.state)) return job;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error("job did not finish");
+  };
+  const close = async () => {
+    await worker.drain(1000);
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  };
+  return { kv, results, events, worker, submit, done, close, finished, states };
+}
+
+Deno.test("worker runs a job: ordered step events, n images with seed + i, results written", async () => {
+  const s = await setup();
+  try {
+    const job = await s.submit({});
+    const seen: JobEvent[] = [];
+    s.events.subscribe(job.id, (e) => seen.push(e));
+    s.worker.start();
+    const done = await s.done(job.id);
+    assert.equal(done.state, "succeeded");
+    assert.deepEqual(done.images.map((i) => i.seed), [10, 11]);
+    assert.deepEqual(
+      seen.filter((e) => e.type === "step").map((e) => e.type === "step" && `${e.image}:${e.step}`),
+      ["0:1", "0:2", "0:3", "0:4", "1:1", "1:2", "1:3", "1:4"],
+    );
+    assert.deepEqual(seen.map((e) => e.type).filter((t) => t !== "step"), [
+      "started",
+      "image",
+      "image",
+      "succeeded",
+    ]);
+    const bytes = await s.results.read(done.images[1].id, "png");
+    const meta = await sharp(bytes!).metadata();
+    assert.deepEqual([meta.width, meta.height], [32, 48]);
+    assert.ok(done.stepSeconds! > 0);
+    assert.deepEqual(s.states, ["succeeded"]);
+    assert.equal(s.finished[0].id, job.id);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("worker records a generator failure on the job with the engine's message", async () => {
+  const s = await setup();
+  try {
+    const job = await s.submit({ prompt: "__fail__" });
+    const next = await s.submit({ n: 1 });
+    s.worker.start();
+    const failed = await s.done(job.id);
+    assert.equal(failed.state, "failed");
+    assert.deepEqual(failed.error, {
+      code: "generation_failed",
+      message: 'engine "dit" failed: injected failure',
+    });
+    assert.equal((await s.done(next.id)).state, "succeeded", "the queue goes on after a failure");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("worker cancelLocal() stops at the next step and keeps finished images", async () => {
+  const s = await setup();
+  try {
+    const job = await s.submit({ steps: 50 });
+    let steps = 0;
+    s.events.subscribe(job.id, (e) => {
+      if (e.type === "step" && e.image === 1 && ++steps === 3) s.worker.cancelLocal(job.id);
+    });
+    s.worker.start();
+    const done = await s.done(job.id);
+    assert.equal(done.state, "cancelled");
+    assert.equal(done.images.length, 1, "the first image was kept");
+    assert.match(done.error!.message, /after step 53 of 100/);
+  } finally {
+    await s.close();
+  }
+});
