@@ -5,7 +5,7 @@
  * a torch-compatible CPU generator, same scheduler arithmetic, same 8-bit rounding).
  */
 
-import type { Tensor } from "../engine/engine.ts";
+import type { Engine, Tensor } from "../engine/engine.ts";
 import {
   asFloat32,
   convertFloat,
@@ -172,50 +172,38 @@ function createPipeline(set: EngineSet, tk: Tokenizers, opts: PipelineOptions): 
     );
   }
 
-  async function encodeText(prompts: string[]) {
-    const bertEnc = prompts.map((p) => tk.bert.encode(p, BERT_LENGTH));
-    const t5Enc = prompts.map((p) => tk.mt5.encode(p, T5_LENGTH));
-    const b = prompts.length;
-    const bertMask = stack(bertEnc.map((e) => e.mask));
-    const t5Mask = stack(t5Enc.map((e) => e.mask));
-    const [clipOut, t5Out] = [
-      await clip.run({
-        input_ids: intTensor(
-          stack(bertEnc.map((e) => e.ids)),
-          [b, BERT_LENGTH],
-          inputType(clip, "input_ids"),
-        ),
-        attention_mask: intTensor(bertMask, [b, BERT_LENGTH], inputType(clip, "attention_mask")),
-      }),
-      await t5.run({
-        input_ids: intTensor(
-          stack(t5Enc.map((e) => e.ids)),
-          [b, T5_LENGTH],
-          inputType(t5, "input_ids"),
-        ),
-        attention_mask: intTensor(t5Mask, [b, T5_LENGTH], inputType(t5, "attention_mask")),
-      }),
-    ];
+  /** Runs one text encoder on tokenized prompts; returns its states and the mask, typed for the DiT. */
+  async function encode(
+    engine: Engine,
+    rows: { ids: Int32Array; mask: Int32Array }[],
+    length: number,
+    names: [states: string, mask: string],
+  ): Promise<Record<string, Tensor>> {
+    const dims = [rows.length, length];
+    const mask = stack(rows.map((r) => r.mask));
+    const out = await engine.run({
+      input_ids: intTensor(stack(rows.map((r) => r.ids)), dims, inputType(engine, "input_ids")),
+      attention_mask: intTensor(mask, dims, inputType(engine, "attention_mask")),
+    });
     return {
-      encoder_hidden_states: convertFloat(
-        clipOut.last_hidden_state,
-        inputType(dit, "encoder_hidden_states"),
-      ),
-      text_embedding_mask: intTensor(
-        bertMask,
-        [b, BERT_LENGTH],
-        inputType(dit, "text_embedding_mask"),
-      ),
-      encoder_hidden_states_t5: convertFloat(
-        t5Out.last_hidden_state,
-        inputType(dit, "encoder_hidden_states_t5"),
-      ),
-      text_embedding_mask_t5: intTensor(
-        t5Mask,
-        [b, T5_LENGTH],
-        inputType(dit, "text_embedding_mask_t5"),
-      ),
+      [names[0]]: convertFloat(out.last_hidden_state, inputType(dit, names[0])),
+      [names[1]]: intTensor(mask, dims, inputType(dit, names[1])),
     };
+  }
+
+  /** Tokenizes and encodes the prompts (one row each) for both text encoders. */
+  async function encodeText(prompts: string[]): Promise<Record<string, Tensor>> {
+    const [clipFeeds, t5Feeds] = await Promise.all([
+      encode(clip, prompts.map((p) => tk.bert.encode(p, BERT_LENGTH)), BERT_LENGTH, [
+        "encoder_hidden_states",
+        "text_embedding_mask",
+      ]),
+      encode(t5, prompts.map((p) => tk.mt5.encode(p, T5_LENGTH)), T5_LENGTH, [
+        "encoder_hidden_states_t5",
+        "text_embedding_mask_t5",
+      ]),
+    ]);
+    return { ...clipFeeds, ...t5Feeds };
   }
 
   async function generate(

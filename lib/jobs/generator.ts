@@ -6,30 +6,16 @@
  * @module
  */
 
+import type { GenerateOptions, GenerationRequest } from "../diffusion/pipeline.ts";
+
 /** Samplers the pipeline knows. */
-export type Sampler = "ddpm" | "ddim" | "dpmpp";
+export type Sampler = NonNullable<GenerationRequest["sampler"]>;
 
 /** One image request, in the pipeline's own terms. */
-export interface GeneratorRequest {
-  prompt: string;
-  negativePrompt?: string;
-  height: number;
-  width: number;
-  steps: number;
-  guidanceScale: number;
-  guidanceRescale?: number;
-  seed: number;
-  sampler?: Sampler;
-  resolutionBinning?: boolean;
-}
+export type GeneratorRequest = GenerationRequest;
 
-/** Progress and cancellation hooks for one generation. */
-export interface GeneratorOptions {
-  /** Called after each denoising step, 1-based. */
-  onStep?: (step: number, total: number) => void;
-  /** Checked before each step; an aborted signal makes `generate` reject with an AbortError. */
-  signal?: AbortSignal;
-}
+/** Progress and cancellation hooks for one generation (after each step; abort before each step). */
+export type GeneratorOptions = GenerateOptions;
 
 /** One generated image: HWC RGB bytes. */
 export interface GeneratorResult {
