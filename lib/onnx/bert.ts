@@ -5,6 +5,7 @@
  * fp32 minimum, added to the fp32 attention scores.
  */
 
+import { positiveInt } from "./config_keys.ts";
 import {
   attention,
   type Ctx,
@@ -42,14 +43,6 @@ const ACTIVATIONS: Record<string, BertConfig["act"]> = {
 
 /** torch.finfo(torch.float32).min: the additive bias transformers puts on masked keys. */
 export const FP32_MIN = -3.4028234663852886e38;
-
-function positiveInt(raw: Record<string, unknown>, key: string): number {
-  const v = raw[key];
-  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-    throw new Error(`config key "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
 
 /** Validates a transformers BertModel `config.json`; errors name the offending config key. */
 export function parseBertConfig(raw: Record<string, unknown>): BertConfig {

@@ -11,13 +11,13 @@ import {
   cast,
   conv2d,
   elemCode,
+  expectShape,
   floatInit,
   geluTanh,
   has,
   layerNorm,
   linear,
   mergeHeads,
-  shapeOf,
   silu,
   splitHeads,
   weight,
@@ -58,14 +58,6 @@ function sinusoid(ctx: Ctx, v32: string, freqs: string): string {
   const g = ctx.g;
   const angles = g.op("Mul", [g.op("Unsqueeze", [v32, g.ints([-1])]), freqs]);
   return g.op("Concat", [g.op("Cos", [angles]), g.op("Sin", [angles])], { axis: -1 });
-}
-
-/** Throws unless the checkpoint tensor has exactly `want` as its shape. */
-function expectShape(ctx: Ctx, key: string, want: number[]): void {
-  const got = shapeOf(ctx, key);
-  if (got.length !== want.length || got.some((d, i) => d !== want[i])) {
-    throw new Error(`tensor "${key}" has shape [${got}] but config.json implies [${want}]`);
-  }
 }
 
 /** Checks the tensors whose shapes pin down the config, so a mismatched pair fails early. */

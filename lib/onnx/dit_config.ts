@@ -4,6 +4,8 @@
  * `HunyuanDiT2DModel.__init__`), validated, and derived sizes computed once.
  */
 
+import { bool, oneOf, positiveInt } from "./config_keys.ts";
+
 /** Validated transformer configuration with derived sizes. */
 export interface DitConfig {
   heads: number;
@@ -36,35 +38,6 @@ export function ditModelVersion(cfg: DitConfig): "v1.1" | "v1.2" {
   return cfg.styleAndMeta ? "v1.1" : "v1.2";
 }
 
-function int(raw: Record<string, unknown>, key: string, fallback?: number): number {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-    throw new Error(
-      `config key "${key}" must be a positive integer, got ${JSON.stringify(raw[key])}`,
-    );
-  }
-  return v;
-}
-
-function bool(raw: Record<string, unknown>, key: string, fallback: boolean): boolean {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== "boolean") {
-    throw new Error(`config key "${key}" must be true or false, got ${JSON.stringify(raw[key])}`);
-  }
-  return v;
-}
-
-function oneOf(raw: Record<string, unknown>, key: string, fallback: string, allowed: string[]) {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== "string" || !allowed.includes(v)) {
-    throw new Error(
-      `config key "${key}" is ${JSON.stringify(raw[key])}; this builder supports ${
-        allowed.join(", ")
-      }`,
-    );
-  }
-}
-
 /** Parses and validates a transformer config.json object; errors name the offending key. */
 export function parseDitConfig(raw: Record<string, unknown>): DitConfig {
   const cls = raw["_class_name"];
@@ -75,10 +48,10 @@ export function parseDitConfig(raw: Record<string, unknown>): DitConfig {
   }
   oneOf(raw, "activation_fn", "gelu-approximate", ["gelu-approximate"]);
   oneOf(raw, "norm_type", "layer_norm", ["layer_norm"]);
-  const heads = int(raw, "num_attention_heads", 16);
-  const headDim = int(raw, "attention_head_dim", 88);
+  const heads = positiveInt(raw, "num_attention_heads", 16);
+  const headDim = positiveInt(raw, "attention_head_dim", 88);
   const inner = heads * headDim;
-  const hidden = int(raw, "hidden_size", 1152);
+  const hidden = positiveInt(raw, "hidden_size", 1152);
   if (hidden !== inner) {
     throw new Error(
       `config key "hidden_size" is ${hidden} but num_attention_heads * attention_head_dim is ${inner}; ` +
@@ -88,7 +61,7 @@ export function parseDitConfig(raw: Record<string, unknown>): DitConfig {
   if (headDim % 2 !== 0) {
     throw new Error(`config key "attention_head_dim" must be even for RoPE pairs, got ${headDim}`);
   }
-  const layers = int(raw, "num_layers", 28);
+  const layers = positiveInt(raw, "num_layers", 28);
   if (layers % 2 !== 0 || layers < 2) {
     throw new Error(
       `config key "num_layers" must be an even number >= 2 (long skips pair layer i with layer ` +
@@ -101,8 +74,8 @@ export function parseDitConfig(raw: Record<string, unknown>): DitConfig {
       `config key "mlp_ratio" must be a positive number, got ${JSON.stringify(ratio)}`,
     );
   }
-  const inChannels = int(raw, "in_channels");
-  const t5Dim = int(raw, "cross_attention_dim_t5", 2048);
+  const inChannels = positiveInt(raw, "in_channels");
+  const t5Dim = positiveInt(raw, "cross_attention_dim_t5", 2048);
   if (t5Dim % POOL_HEADS !== 0) {
     throw new Error(
       `config key "cross_attention_dim_t5" (${t5Dim}) must divide into ${POOL_HEADS} pooling heads`,
@@ -114,14 +87,14 @@ export function parseDitConfig(raw: Record<string, unknown>): DitConfig {
     inner,
     inChannels,
     outChannels: bool(raw, "learn_sigma", true) ? inChannels * 2 : inChannels,
-    patch: int(raw, "patch_size"),
+    patch: positiveInt(raw, "patch_size"),
     layers,
     ffInner: Math.trunc(inner * ratio),
-    textDim: int(raw, "cross_attention_dim", 1024),
+    textDim: positiveInt(raw, "cross_attention_dim", 1024),
     t5Dim,
-    pooledDim: int(raw, "pooled_projection_dim", 1024),
-    textLen: int(raw, "text_len", 77),
-    textLenT5: int(raw, "text_len_t5", 256),
+    pooledDim: positiveInt(raw, "pooled_projection_dim", 1024),
+    textLen: positiveInt(raw, "text_len", 77),
+    textLenT5: positiveInt(raw, "text_len_t5", 256),
     styleAndMeta: bool(raw, "use_style_cond_and_image_meta_size", true),
   };
 }

@@ -7,6 +7,7 @@
  */
 
 import type { Ctx } from "./nn.ts";
+import { finite, oneOf, positiveInt } from "./config_keys.ts";
 import { attention, geluTanh, has, linear, mergeHeads, rmsNorm, splitHeads, weight } from "./nn.ts";
 
 /** Longest sequence the precomputed bucket table covers. */
@@ -39,32 +40,17 @@ export function bucketTable(length: number, numBuckets: number, maxDistance: num
   return out;
 }
 
-function num(config: Record<string, unknown>, key: string, fallback?: number): number {
-  const v = config[key] ?? fallback;
-  if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw new Error(
-      `text_encoder_2/config.json: "${key}" must be a number, got ${JSON.stringify(v)}`,
-    );
-  }
-  return v;
-}
-
 /** Declares the mT5 encoder graph on `ctx.g` from `config.json` and the checkpoint in `ctx`. */
 export async function buildT5(ctx: Ctx, config: Record<string, unknown>): Promise<void> {
   const g = ctx.g;
-  const dModel = num(config, "d_model");
-  const heads = num(config, "num_heads");
-  const dKv = num(config, "d_kv");
-  const layers = num(config, "num_layers");
-  const eps = num(config, "layer_norm_epsilon", 1e-6);
-  const buckets = num(config, "relative_attention_num_buckets", 32);
-  const maxDistance = num(config, "relative_attention_max_distance", 128);
-  const proj = String(config.feed_forward_proj ?? "relu");
-  if (proj !== "gated-gelu") {
-    throw new Error(
-      `text_encoder_2/config.json: feed_forward_proj "${proj}" is not supported (mT5 uses "gated-gelu")`,
-    );
-  }
+  const dModel = positiveInt(config, "d_model");
+  const heads = positiveInt(config, "num_heads");
+  const dKv = positiveInt(config, "d_kv");
+  const layers = positiveInt(config, "num_layers");
+  const eps = finite(config, "layer_norm_epsilon", 1e-6);
+  const buckets = positiveInt(config, "relative_attention_num_buckets", 32);
+  const maxDistance = positiveInt(config, "relative_attention_max_distance", 128);
+  oneOf(config, "feed_forward_proj", "relu", ["gated-gelu"]);
 
   const ids = g.input("input_ids", "int64", ["batch", "sequence"]);
   const mask = g.input("attention_mask", "int64", ["batch", "sequence"]);

@@ -5,6 +5,7 @@
  * conv_out) -> `sample` [B, 3, h * 2^(blocks-1), w * 2^(blocks-1)], not clamped.
  */
 
+import { bool, positiveInt } from "./config_keys.ts";
 import {
   attention,
   conv2d,
@@ -31,22 +32,6 @@ export interface VaeConfig {
 
 /** Epsilon of every GroupNorm in diffusers' VAE decoder (hard-coded there, not in the config). */
 export const VAE_NORM_EPS = 1e-6;
-
-function positiveInt(raw: Record<string, unknown>, key: string, fallback?: number): number {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-    throw new Error(`config key "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function bool(raw: Record<string, unknown>, key: string, fallback: boolean): boolean {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== "boolean") {
-    throw new Error(`config key "${key}" must be true or false, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
 
 /** Validates a diffusers AutoencoderKL `config.json`; errors name the offending config key. */
 export function parseVaeConfig(raw: Record<string, unknown>): VaeConfig {
