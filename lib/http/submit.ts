@@ -33,7 +33,12 @@ export async function bodyHash(body: unknown): Promise<string> {
 export function requireReady(deps: AppDeps): void {
   const phase = deps.phase();
   if (phase !== "ready") {
-    throw new HttpError(503, "not_ready", `Service is ${phase}: retry later`, {
+    const why = {
+      starting: "Service is starting (loading and warming the engines): retry later",
+      draining: "Service is shutting down: retry on another replica or later",
+      failed: "Service failed to load its engines: see GET /readyz for the error",
+    }[phase];
+    throw new HttpError(503, "not_ready", why, {
       headers: { "Retry-After": phase === "draining" ? "30" : "5" },
     });
   }
