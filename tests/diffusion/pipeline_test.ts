@@ -80,6 +80,10 @@ const CASES: [string, string][] = [
   ["pipeline_v12_ddim", "tiny/tiny-v12"],
   ["pipeline_v12_dpmsolverpp", "tiny/tiny-v12"],
   ["pipeline_v11_ddpm", "tiny/tiny-v11"],
+  // Non-square with guidance rescale; non-square v1.1 (W-first meta size); no CFG (batch 1).
+  ["pipeline_v12_ddpm_96x64_rescale", "tiny/tiny-v12"],
+  ["pipeline_v11_dpmsolverpp_64x112", "tiny/tiny-v11"],
+  ["pipeline_v12_ddim_nocfg", "tiny/tiny-v12"],
 ];
 
 for (const [name, checkpoint] of CASES) {
@@ -90,8 +94,9 @@ for (const [name, checkpoint] of CASES) {
       const { result, steps } = await run(pipeline, c);
       const n = (c.params as { num_inference_steps: number }).num_inference_steps;
       assert.deepEqual(steps, Array.from({ length: n }, (_, i) => (i + 1) * 1000 + n));
-      assert.equal(result.width, 64);
-      assert.equal(result.height, 64);
+      const p = c.params as { width: number; height: number };
+      assert.equal(result.width, p.width);
+      assert.equal(result.height, p.height);
       const latentErr = maxAbs(result.latents, await floats(c, "latents"));
       assert.ok(latentErr < 1e-4, `final latents max abs ${latentErr}`);
       const pixelErr = maxAbs(result.image, await bytes(c, "image"));

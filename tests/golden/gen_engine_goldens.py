@@ -218,8 +218,23 @@ def record_randn(module):
     return mock.patch.object(module, "randn_tensor", wrapper), draws
 
 
-def pipeline_case(w: Writer, variant: str, sampler: str) -> None:
-    """One end-to-end HunyuanDiTPipeline run: uint8 image, final latents, trajectory and every random draw."""
+def tencent_rope_patch():
+    """Makes the pipeline use diffusers' numpy RoPE path (endpoint=False positions, Tencent's training
+    formula) instead of its torch path, which differs for non-square sizes (hunyuandit.md section 3.2)."""
+
+    def numpy_rope(embed_dim, crops_coords, grid_size, device=None, output_type="np"):
+        cos, sin = df_embeddings._get_2d_rotary_pos_embed_np(embed_dim, crops_coords, grid_size, use_real=True)
+        return cos.to(device), sin.to(device)
+
+    return mock.patch.object(pipeline_hunyuandit, "get_2d_rotary_pos_embed", numpy_rope)
+
+
+def pipeline_case(w: Writer, variant: str, sampler: str, suffix: str = "", **overrides) -> None:
+    """One end-to-end HunyuanDiTPipeline run: uint8 image, final latents, trajectory and every random draw.
+
+    `overrides` replace call parameters (size, guidance...). Every run uses Tencent's RoPE positions, and
+    `image_meta_size` is passed in the W-first order the checkpoints were trained with (target_size=(W, H)),
+    which is what the TypeScript pipeline feeds by default; both only matter for non-square sizes."""
     pipe = HunyuanDiTPipeline.from_pretrained(TINY / variant)
     if sampler == "ddim":
         pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
@@ -231,7 +246,9 @@ def pipeline_case(w: Writer, variant: str, sampler: str) -> None:
         "guidance_scale": 5.0, "guidance_rescale": 0.0, "eta": 0.0, "use_resolution_binning": False,
         "num_images_per_prompt": 1, "original_size": [1024, 1024], "crops_coords_top_left": [0, 0],
     }
-    name = f"pipeline_{variant.replace('tiny-', '')}_{sampler.replace('+', 'p')}"
+    params.update(overrides)
+    params["target_size"] = [params["width"], params["height"]]
+    name = f"pipeline_{variant.replace('tiny-', '')}_{sampler.replace('+', 'p')}{suffix}"
     trajectory: list[torch.Tensor] = []
 
     def on_step_end(_pipe, _i, _t, kwargs):
@@ -240,10 +257,11 @@ def pipeline_case(w: Writer, variant: str, sampler: str) -> None:
 
     latents_patch, latent_draws = record_randn(pipeline_hunyuandit)
     step_patch, step_draws = record_randn(scheduling_ddpm)
-    with latents_patch, step_patch:
+    sized = ("original_size", "target_size", "crops_coords_top_left")
+    with latents_patch, step_patch, tencent_rope_patch():
         image = pipe(
-            **{k: v for k, v in params.items() if k not in ("original_size", "crops_coords_top_left")},
-            original_size=tuple(params["original_size"]), crops_coords_top_left=tuple(params["crops_coords_top_left"]),
+            **{k: v for k, v in params.items() if k not in sized},
+            **{k: tuple(params[k]) for k in sized},
             generator=torch.Generator("cpu").manual_seed(42), output_type="pil", callback_on_step_end=on_step_end,
         ).images[0]
     timesteps = [int(t) for t in pipe.scheduler.timesteps]
@@ -251,15 +269,15 @@ def pipeline_case(w: Writer, variant: str, sampler: str) -> None:
         name, kind="pipeline", checkpoint=f"tiny/{variant}", sampler=sampler, seed=42,
         generator="torch.Generator('cpu')", output_type="pil", scheduler_class=type(pipe.scheduler).__name__,
         scheduler_config={k: json_number(v) for k, v in pipe.scheduler.config.items() if not k.startswith("_")},
-        timesteps=timesteps, params=params, image_meta_size=[1024, 1024, 64, 64, 0, 0], style=0,
+        timesteps=timesteps, params=params,
+        image_meta_size=params["original_size"] + params["target_size"] + params["crops_coords_top_left"], style=0,
         note="image = np.asarray(PIL image) as diffusers' postprocess rounds it; latents = latents after the last step "
         "(input to vae.decode after / scaling_factor); trajectory[i] = latents after step i; initial_noise = the "
         "randn draw of prepare_latents; step_noise[i] = DDPM variance noise drawn at step i (DDPM only)",
     )
-    bert = pipe.tokenizer([PIPE_NEGATIVE, PIPE_PROMPT], padding="max_length", max_length=77, truncation=True,
-                          return_tensors="pt")
-    t5 = pipe.tokenizer_2([PIPE_NEGATIVE, PIPE_PROMPT], padding="max_length", max_length=256, truncation=True,
-                          return_tensors="pt")
+    rows = [params["negative_prompt"], params["prompt"]] if params["guidance_scale"] > 1 else [params["prompt"]]
+    bert = pipe.tokenizer(rows, padding="max_length", max_length=77, truncation=True, return_tensors="pt")
+    t5 = pipe.tokenizer_2(rows, padding="max_length", max_length=256, truncation=True, return_tensors="pt")
     w.tensor(name, "inputs", "bert_input_ids", bert.input_ids.to(torch.int64))
     w.tensor(name, "inputs", "mt5_input_ids", t5.input_ids.to(torch.int64))
     assert len(latent_draws) == 1
@@ -294,6 +312,10 @@ def main() -> None:
     for sampler in ("ddpm", "ddim", "dpmsolver++"):
         pipeline_case(w, "tiny-v12", sampler)
     pipeline_case(w, "tiny-v11", "ddpm")
+    # Non-square (RoPE crop offsets, W-first meta size), guidance rescale, and no CFG at all.
+    pipeline_case(w, "tiny-v12", "ddpm", "_96x64_rescale", height=64, width=96, guidance_rescale=0.7)
+    pipeline_case(w, "tiny-v11", "dpmsolver++", "_64x112", height=112, width=64)
+    pipeline_case(w, "tiny-v12", "ddim", "_nocfg", guidance_scale=1.0)
     index = {
         "generator": "tests/golden/gen_engine_goldens.py",
         "versions": {"torch": torch.__version__, "diffusers": diffusers.__version__,
