@@ -7,7 +7,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Config } from "../config.ts";
 import type { JobEvents } from "../jobs/events.ts";
 import type { GeneratorInfo } from "../jobs/generator.ts";
-import type { JobRecord, Log } from "../jobs/job.ts";
+import type { Log } from "../jobs/job.ts";
 import type { ResultsStore } from "../jobs/results.ts";
 import type { Schedule } from "../jobs/schedules.ts";
 import type { Authenticator } from "./auth.ts";
@@ -40,7 +40,7 @@ export interface AppDeps {
   /** Why startup failed, if it did. */
   startupError: () => string | null;
   /** Called when a job was finished by the HTTP layer itself (cancel before it ran). */
-  onFinished: (job: JobRecord) => void;
+  onFinished: () => void;
 }
 
 /** Per-request variables set by middleware. */

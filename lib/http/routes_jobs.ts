@@ -7,8 +7,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { encodeBase64 } from "./base64.ts";
 import { estimate } from "../jobs/estimate.ts";
-import { isTerminal, type JobRecord } from "../jobs/job.ts";
-import { pendingWork } from "../jobs/pending.ts";
+import { isTerminal, type JobRecord, queueValue } from "../jobs/job.ts";
+import { pendingWork, workOf } from "../jobs/pending.ts";
 import { cancelJob, getJob, getJobSnapshot } from "../jobs/store.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";
@@ -33,17 +33,21 @@ export async function visibleJob(deps: AppDeps, id: string, owner: string): Prom
   return job;
 }
 
-/** The API view of a job with a fresh queue estimate. */
+/**
+ * The API view of a job with a fresh queue estimate, which reads only the queue entries ahead of the
+ * job (not the whole queue, and no other job records).
+ */
 export async function currentView(deps: AppDeps, base: string, id: string) {
   const snap = await getJobSnapshot(deps.kv, id);
   if (!snap) throw new HttpError(404, "not_found", `No job "${id}"`, { field: "id" });
-  const est = isTerminal(snap.job.state)
+  const { job, progress } = snap;
+  const est = isTerminal(job.state)
     ? { position: null, etaSeconds: null }
-    : estimate(await pendingWork(deps.kv), id, {
+    : estimate([...await pendingWork(deps.kv, job), workOf(queueValue(job), progress)], id, {
       stepSeconds: deps.worker.stepSeconds(),
       concurrency: deps.config.concurrency,
     });
-  return jobView(base, snap.job, snap.progress, est);
+  return jobView(base, job, progress, est);
 }
 
 const security = [{ bearer: [] }];
@@ -124,10 +128,7 @@ export function mountJobRoutes(api: App, deps: AppDeps): void {
       await visibleJob(deps, id, c.get("owner"));
       const outcome = await cancelJob(deps.kv, id, deps.config.retentionS * 1000);
       if (outcome === "requested") deps.worker.cancelLocal(id);
-      if (outcome === "cancelled") {
-        const job = await getJob(deps.kv, id);
-        if (job) deps.onFinished(job);
-      }
+      if (outcome === "cancelled") deps.onFinished();
       deps.log("info", "job cancel", { job: id, outcome, request_id: c.get("requestId") });
       return c.json(await currentView(deps, baseUrl(c, deps), id), 202);
     },

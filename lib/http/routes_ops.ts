@@ -105,7 +105,10 @@ export function mountOpsRoutes(api: App, deps: AppDeps): void {
             ? {
               slot: new Date(state.lastSlot).toISOString(),
               at: new Date(state.lastRunAt).toISOString(),
+              status: state.status,
+              tries: state.tries,
               job_id: state.lastJobId,
+              error: state.error ?? null,
             }
             : null,
           request: requestEcho(s.params),

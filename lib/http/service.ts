@@ -8,14 +8,13 @@
 import type { Config } from "../config.ts";
 import { createJobEvents } from "../jobs/events.ts";
 import type { GeneratorInfo, ImageGenerator } from "../jobs/generator.ts";
-import { type JobRecord, keys, type Log } from "../jobs/job.ts";
-import { withKvRetry } from "../jobs/kv_retry.ts";
+import { createDeliveryLoop, type DeliveryLoop } from "../jobs/delivery_loop.ts";
+import type { Log } from "../jobs/job.ts";
 import { openResultsStore } from "../jobs/results.ts";
 import { loadSchedules, registerSchedules, type Schedule } from "../jobs/schedules.ts";
 import { pendingWork } from "../jobs/pending.ts";
 import { submitJob } from "../jobs/store.ts";
 import { sweepExpired } from "../jobs/sweeper.ts";
-import { deliverWebhook } from "../jobs/webhook.ts";
 import { createWorker } from "../jobs/worker.ts";
 import { createApp } from "./app.ts";
 import { createAuthenticator } from "./auth.ts";
@@ -47,13 +46,20 @@ async function openKv(path: string): Promise<Deno.Kv> {
   return await Deno.openKv(path);
 }
 
-/** Parses one schedule request exactly as `POST /v1/jobs` validates a body. */
+/**
+ * Parses one schedule request exactly as `POST /v1/jobs` validates a body; a webhook destination needs
+ * the signing secret, as `webhook_url` does.
+ */
 function scheduleParser(config: Config) {
   const schema = generationRequestSchema(config);
   return (raw: unknown) => {
     const result = schema.safeParse(raw);
     if (!result.success) throw validationError(result.error);
-    return toParams(result.data, config);
+    const parsed = toParams(result.data, config);
+    if (parsed.webhook !== undefined && config.webhookSecret === "") {
+      throw new Error("a webhook destination needs HYDIT_WEBHOOK_SECRET");
+    }
+    return parsed;
   };
 }
 
@@ -94,27 +100,23 @@ export async function startService(
     ? config.publicUrl.replace(/\/+$/, "")
     : `http://localhost:${config.port}`;
 
-  function onFinished(job: JobRecord): void {
-    if (!job.webhook || config.webhookSecret === "") return;
-    const url = job.webhook.url;
-    deliverWebhook(url, `${job.id}.${job.state}`, {
+  // Deliveries are durable KV records (written when a job ends); this process delivers its share.
+  const deliveries: DeliveryLoop | null = config.webhookSecret === "" ? null : createDeliveryLoop({
+    kv,
+    log,
+    worker: config.workerId,
+    secret: config.webhookSecret,
+    attempts: config.webhookAttempts,
+    backoffMs: config.webhookBackoffMs,
+    pollMs: config.pollMs,
+    render: (job) => ({
       type: `job.${job.state}`,
       job: jobView(publicBase, job, null, { position: null, etaSeconds: null }),
-    }, {
-      secret: config.webhookSecret,
-      attempts: config.webhookAttempts,
-      backoffMs: config.webhookBackoffMs,
-    }).then(async (outcome) => {
-      m.webhooks.inc({ result: outcome.delivered ? "delivered" : "failed" });
-      log(outcome.delivered ? "info" : "warn", "webhook", { job: job.id, url, ...outcome });
-      const entry = await withKvRetry(() => kv.get<JobRecord>(keys.job(job.id)));
-      if (!entry.value) return;
-      const updated = { ...entry.value, webhook: { url, ...outcome } };
-      await withKvRetry(() => kv.atomic().check(entry).set(keys.job(job.id), updated).commit());
-    }).catch((error) =>
-      log("error", "webhook bookkeeping failed", { job: job.id, error: String(error) })
-    );
-  }
+    }),
+    observe: (kind) => m.webhooks.inc({ result: kind }),
+  });
+  deliveries?.start();
+  const onFinished = () => deliveries?.wake();
 
   const workerProxy = {
     wake: () => worker?.wake(),
@@ -229,14 +231,14 @@ export async function startService(
           schedule: schedule.name,
           ...(schedule.webhook ? { webhookUrl: schedule.webhook } : {}),
         }, { maxDepth: config.queueDepth, idempotencyTtlMs: retentionMs });
+        if (result.kind === "full") return result;
         if (result.kind !== "created") {
-          m.scheduleRuns.inc({ schedule: schedule.name, result: "queue_full" });
           throw new Error(`Cannot queue scheduled job: ${result.kind}`);
         }
-        m.scheduleRuns.inc({ schedule: schedule.name, result: "queued" });
         worker?.wake();
-        return result.job.id;
+        return { kind: "created", jobId: result.job.id };
       },
+      observe: (schedule, result) => m.scheduleRuns.inc({ schedule: schedule.name, result }),
     });
     phase = "ready";
     log("info", "ready", { schedules: schedules.map((s) => s.name) });
@@ -262,8 +264,11 @@ export async function startService(
         log("error", "grace period exceeded; exiting");
         Deno.exit(1);
       }, config.graceMs + 5000);
-      // Keep answering (not ready) while in-flight jobs finish or are released.
+      // Keep answering (not ready) while in-flight jobs finish or are released; webhooks go on
+      // meanwhile, and those still pending after the grace period stay in KV for the next process.
+      const t0 = Date.now();
       await worker?.drain(config.graceMs);
+      await deliveries?.stop(Math.max(0, config.graceMs - (Date.now() - t0)));
       await server.shutdown();
       await generator?.close();
       kv.close();

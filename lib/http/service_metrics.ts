@@ -32,9 +32,12 @@ export function serviceMetrics(registry: Registry) {
     ),
     webhooks: registry.counter(
       "hydit_webhook_deliveries_total",
-      "Webhook deliveries by result",
+      "Webhook delivery attempts by outcome (delivered, retry, failed)",
     ),
-    scheduleRuns: registry.counter("hydit_schedule_runs_total", "Schedule slots by outcome"),
+    scheduleRuns: registry.counter(
+      "hydit_schedule_runs_total",
+      "Schedule slot tries by outcome (queued, queue_full, skipped, failed)",
+    ),
     sweeps: registry.counter("hydit_swept_total", "Expired records removed by kind"),
   };
 }

@@ -47,7 +47,15 @@ export function jobView(
     error: job.error ?? null,
     schedule: job.schedule ?? null,
     webhook: job.webhook
-      ? { url: job.webhook.url, attempts: job.webhook.attempts, delivered: job.webhook.delivered }
+      ? {
+        url: job.webhook.url,
+        attempts: job.webhook.attempts,
+        delivered: job.webhook.delivered,
+        status: job.webhook.state,
+        next_attempt_at: job.webhook.state === "pending" ? iso(job.webhook.nextAttemptAt) : null,
+        last_status: job.webhook.lastStatus ?? null,
+        last_error: job.webhook.lastError ?? null,
+      }
       : null,
     links: { self, events: `${self}/events`, cancel: self },
   };

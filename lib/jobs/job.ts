@@ -54,11 +54,17 @@ export interface JobError {
   message: string;
 }
 
-/** Outcome of webhook delivery for a job. */
+/** Where a job's webhook stands: pending until the job ends and a delivery succeeds or gives up. */
+export type WebhookState = "pending" | "delivered" | "failed";
+
+/** Outcome of webhook delivery for a job, updated after every attempt. */
 export interface WebhookStatus {
   url: string;
   attempts: number;
   delivered: boolean;
+  state: WebhookState;
+  /** When the next attempt is due (while pending after a failed attempt). */
+  nextAttemptAt?: number;
   lastStatus?: number;
   lastError?: string;
 }
@@ -104,6 +110,30 @@ export interface Lease {
   until: number;
 }
 
+/**
+ * Value of a queue index entry (`["queue", createdAt, id]`): enough to compute positions and ETAs
+ * without reading the job records. Kept in step with the record by every write that changes it.
+ */
+export interface QueueValue {
+  id: string;
+  running: boolean;
+  /** Images requested, images stored, and denoising steps per image. */
+  n: number;
+  images: number;
+  steps: number;
+}
+
+/** The queue index value of an unfinished job. */
+export function queueValue(job: JobRecord): QueueValue {
+  return {
+    id: job.id,
+    running: job.state === "running",
+    n: job.params.n,
+    images: job.images.length,
+    steps: job.params.steps,
+  };
+}
+
 /** KV keys, in one place. */
 export const keys = {
   job: (id: string): Deno.KvKey => ["jobs", id],
@@ -118,6 +148,9 @@ export const keys = {
   expiryPrefix: ["expiry"] as Deno.KvKey,
   slot: (schedule: string, slot: string): Deno.KvKey => ["slot", schedule, slot],
   scheduleState: (schedule: string): Deno.KvKey => ["schedule", schedule],
+  delivery: (jobId: string): Deno.KvKey => ["webhook", jobId],
+  deliveryDue: (at: number, jobId: string): Deno.KvKey => ["webhook_due", at, jobId],
+  deliveryDuePrefix: ["webhook_due"] as Deno.KvKey,
 };
 
 /** Shape of every job and image id: 32 lowercase hex digits. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { withKvRetry } from "./kv_retry.ts";
-import { isTerminal, type JobRecord, keys, type Lease } from "./job.ts";
+import { isTerminal, type JobRecord, keys, type Lease, queueValue } from "./job.ts";
 import { finalizeJob, listQueue } from "./store.ts";
 
 /** The identity a worker claims under. */
@@ -99,6 +99,7 @@ export async function claimNext(
       kv.atomic().check(jobEntry).check(leaseEntry)
         .set(keys.lease(job.id), lease)
         .set(keys.job(job.id), running)
+        .set(keys.queue(job.createdAt, job.id), queueValue(running))
         .commit()
     );
     if (res.ok) return { job: running, lease, versionstamp: res.versionstamp };
@@ -138,6 +139,7 @@ export async function releaseJob(kv: Deno.Kv, claim: Claim): Promise<void> {
   const queued: JobRecord = { ...claim.job, state: "queued", attempts: claim.job.attempts - 1 };
   await commitUnderLease(kv, claim, (op) =>
     op.set(keys.job(claim.job.id), queued)
+      .set(keys.queue(queued.createdAt, queued.id), queueValue(queued))
       .delete(keys.lease(claim.job.id))
       .delete(keys.progress(claim.job.id)));
 }

@@ -1,36 +1,40 @@
 /**
- * Reads the unfinished jobs with the steps each has left, for queue positions, ETAs and Retry-After.
+ * The unfinished jobs with the steps each has left, for queue positions, ETAs and Retry-After. Read from
+ * the queue index values alone, plus the live progress of the running jobs: no job records.
  *
  * @module
  */
 import type { PendingWork } from "./estimate.ts";
-import { type JobProgress, type JobRecord, keys } from "./job.ts";
+import { type JobProgress, keys, type QueueValue } from "./job.ts";
 import { withKvRetry } from "./kv_retry.ts";
 import { listQueue } from "./store.ts";
 
-/** Unfinished jobs, oldest first, with their remaining denoising steps. */
-export async function pendingWork(kv: Deno.Kv): Promise<PendingWork[]> {
-  const queue = await listQueue(kv);
-  const out: PendingWork[] = [];
-  // getMany takes at most 10 keys: 5 jobs (record + progress) per call.
-  for (let i = 0; i < queue.length; i += 5) {
-    const batch = queue.slice(i, i + 5);
+/** Steps left in a job given its queue value and, while it runs, its live progress. */
+export function workOf(value: QueueValue, progress: JobProgress | null): PendingWork {
+  const total = (value.n - value.images) * value.steps;
+  // Progress of the image being generated; a stale one (of an image already stored) counts nothing.
+  const done = value.running && progress?.image === value.images ? progress.step : 0;
+  return { id: value.id, running: value.running, stepsLeft: Math.max(0, total - done) };
+}
+
+/**
+ * Unfinished jobs, oldest first, with their remaining denoising steps; with `before`, only those ahead
+ * of that job.
+ */
+export async function pendingWork(
+  kv: Deno.Kv,
+  before?: { createdAt: number; id: string },
+): Promise<PendingWork[]> {
+  const queue = await listQueue(kv, undefined, before);
+  const running = queue.filter((q) => q.running);
+  const progress = new Map<string, JobProgress | null>();
+  // getMany takes at most 10 keys.
+  for (let i = 0; i < running.length; i += 10) {
+    const batch = running.slice(i, i + 10);
     const entries = await withKvRetry(() =>
-      kv.getMany(batch.flatMap((q) => [keys.job(q.id), keys.progress(q.id)]))
+      kv.getMany<JobProgress[]>(batch.map((q) => keys.progress(q.id)))
     );
-    batch.forEach((q, j) => {
-      const job = entries[2 * j].value as JobRecord | null;
-      const progress = entries[2 * j + 1].value as JobProgress | null;
-      if (!job) return;
-      const total = job.params.n * job.params.steps;
-      const done = job.images.length * job.params.steps +
-        (job.state === "running" && progress ? progress.step : 0);
-      out.push({
-        id: q.id,
-        running: job.state === "running",
-        stepsLeft: Math.max(0, total - done),
-      });
-    });
+    batch.forEach((q, j) => progress.set(q.id, entries[j].value));
   }
-  return out;
+  return queue.map((q) => workOf(q, progress.get(q.id) ?? null));
 }

@@ -1,6 +1,7 @@
 /**
  * Scheduled generation. Schedules come from a JSON file, are registered with `Deno.cron`, and every
  * replica's cron fires; an atomic KV claim per (schedule, slot) lets exactly one of them submit the job.
+ * A slot that finds the queue full is retried within the slot and recorded, never dropped silently.
  *
  * File format: `{ "schedules": [{ "name", "cron", "request": { ...POST /v1/jobs body }, "destination"?:
  * { "webhook"?: url } }] }`. Images always go to the results store.
@@ -22,12 +23,23 @@ export interface Schedule {
   webhook?: string;
 }
 
-/** What the last run of a schedule did (`["schedule", name]`). */
+/** How the last slot of a schedule went: its job queued, refused by a full queue, or an error. */
+export type SlotStatus = "queued" | "queue_full" | "failed";
+
+/** What the last run of a schedule did (`["schedule", name]`), updated after every try. */
 export interface ScheduleState {
   lastSlot: number;
-  lastJobId: string;
+  /** Time of the latest try in the slot. */
   lastRunAt: number;
+  status: SlotStatus;
+  /** Tries made in the slot (more than one when the queue was full). */
+  tries: number;
+  lastJobId: string | null;
+  error?: string;
 }
+
+/** What submitting a scheduled job came to. */
+export type SlotSubmission = { kind: "created"; jobId: string } | { kind: "full"; depth: number };
 
 /** The parsed request of a schedule, as the HTTP layer validates it. */
 export interface ParsedRequest {
@@ -120,32 +132,88 @@ export interface RegisterOptions {
   kv: Deno.Kv;
   worker: string;
   log: Log;
-  /** Submits the job of one run; returns its id. */
-  submit: (schedule: Schedule, params: GenerationParams) => Promise<string>;
+  /** Submits the job of one run. */
+  submit: (schedule: Schedule, params: GenerationParams) => Promise<SlotSubmission>;
+  /**
+   * Called after each try with its result: "queued", "queue_full" (will retry), "skipped" (the queue
+   * stayed full for the whole slot) or "failed" (metrics).
+   */
+  observe?: (schedule: Schedule, result: SlotStatus | "skipped") => void;
+  /** Wait between tries while the queue is full. @default 5000 */
+  retryMs?: number;
+  /** Tries stop this long after the slot began. @default 50000 */
+  slotWindowMs?: number;
   signal?: AbortSignal;
 }
 
-/** Runs one slot: claims it, submits the job, records the run. Returns the job id or null. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+/**
+ * Runs one slot: claims it, submits the job and records the run. While the queue is full it records a
+ * `queue_full` state (visible in `GET /v1/schedules`) and tries again every `retryMs` until the slot's
+ * window ends; then the slot is skipped. Returns the job id, or null when the slot was taken by another
+ * replica or skipped.
+ */
 export async function runSlot(
   schedule: Schedule,
   slot: number,
   options: RegisterOptions,
 ): Promise<string | null> {
-  if (!(await claimSlot(options.kv, schedule.name, slot, options.worker))) {
-    options.log("info", "schedule slot taken by another replica", {
-      schedule: schedule.name,
-      slot,
-    });
+  const { kv, log } = options;
+  if (!(await claimSlot(kv, schedule.name, slot, options.worker))) {
+    log("info", "schedule slot taken by another replica", { schedule: schedule.name, slot });
     return null;
   }
   const seed = schedule.fixedSeed
     ? schedule.params.seed
     : crypto.getRandomValues(new Uint32Array(1))[0];
-  const jobId = await options.submit(schedule, { ...schedule.params, seed });
-  const state: ScheduleState = { lastSlot: slot, lastJobId: jobId, lastRunAt: Date.now() };
-  await withKvRetry(() => options.kv.set(keys.scheduleState(schedule.name), state));
-  options.log("info", "schedule slot ran", { schedule: schedule.name, slot, job: jobId });
-  return jobId;
+  const record = (state: Omit<ScheduleState, "lastSlot" | "lastRunAt">) =>
+    withKvRetry(() =>
+      kv.set(keys.scheduleState(schedule.name), { lastSlot: slot, lastRunAt: Date.now(), ...state })
+    );
+  const deadline = slot + (options.slotWindowMs ?? 50_000);
+  for (let tries = 1;; tries++) {
+    let result: SlotSubmission;
+    try {
+      result = await options.submit(schedule, { ...schedule.params, seed });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await record({ status: "failed", tries, lastJobId: null, error: message });
+      options.observe?.(schedule, "failed");
+      throw error;
+    }
+    if (result.kind === "created") {
+      await record({ status: "queued", tries, lastJobId: result.jobId });
+      options.observe?.(schedule, "queued");
+      log("info", "schedule slot ran", { schedule: schedule.name, slot, job: result.jobId, tries });
+      return result.jobId;
+    }
+    const retryMs = options.retryMs ?? 5_000;
+    const retry = Date.now() + retryMs <= deadline && !options.signal?.aborted;
+    const error = `Queue full (${result.depth} jobs): ${
+      retry ? `retrying in ${retryMs} ms` : "slot skipped"
+    }`;
+    await record({ status: "queue_full", tries, lastJobId: null, error });
+    options.observe?.(schedule, retry ? "queue_full" : "skipped");
+    log("warn", retry ? "schedule slot found the queue full" : "schedule slot skipped", {
+      schedule: schedule.name,
+      slot,
+      tries,
+      depth: result.depth,
+    });
+    if (!retry) return null;
+    await sleep(retryMs, options.signal);
+  }
 }
 
 /** Registers every schedule with `Deno.cron` (never awaited: the promise lives as long as the cron). */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { addDelivery } from "./deliveries.ts";
 import { withKvRetry } from "./kv_retry.ts";
 import {
   type GenerationParams,
@@ -13,6 +14,8 @@ import {
   keys,
   type Lease,
   newId,
+  type QueueValue,
+  queueValue,
 } from "./job.ts";
 
 /** What a submission carries besides the parameters. */
@@ -47,18 +50,30 @@ interface IdempotencyRecord {
 }
 
 /** One entry of the queue index: jobs not yet finished, oldest first. */
-export interface QueueEntry {
-  id: string;
+export interface QueueEntry extends QueueValue {
   createdAt: number;
 }
 
-/** Lists unfinished jobs (queued and running) oldest first, at most `limit`. */
-export function listQueue(kv: Deno.Kv, limit = 10_000): Promise<QueueEntry[]> {
+/**
+ * Lists unfinished jobs (queued and running) oldest first, at most `limit`; with `before`, only the
+ * jobs ahead of that one (a read bounded by its position).
+ */
+export function listQueue(
+  kv: Deno.Kv,
+  limit = 10_000,
+  before?: { createdAt: number; id: string },
+): Promise<QueueEntry[]> {
+  const selector = before
+    ? { prefix: keys.queuePrefix, end: keys.queue(before.createdAt, before.id) }
+    : { prefix: keys.queuePrefix };
   return withKvRetry(async () => {
     const out: QueueEntry[] = [];
-    const iter = kv.list<string>({ prefix: keys.queuePrefix }, { limit });
-    for await (const entry of iter) {
-      out.push({ createdAt: entry.key[1] as number, id: entry.value });
+    for await (const entry of kv.list<QueueValue | string>(selector, { limit })) {
+      // Entries written before the index carried values hold just the id (no steps known).
+      const value = typeof entry.value === "string"
+        ? { id: entry.value, running: false, n: 0, images: 0, steps: 0 }
+        : entry.value;
+      out.push({ ...value, createdAt: entry.key[1] as number });
     }
     return out;
   });
@@ -109,13 +124,13 @@ export async function submitJob(
       attempts: 0,
       images: [],
       ...(input.webhookUrl
-        ? { webhook: { url: input.webhookUrl, attempts: 0, delivered: false } }
+        ? { webhook: { url: input.webhookUrl, attempts: 0, delivered: false, state: "pending" } }
         : {}),
       ...(input.schedule ? { schedule: input.schedule } : {}),
     };
     const op = kv.atomic()
       .set(keys.job(job.id), job)
-      .set(keys.queue(now, job.id), job.id);
+      .set(keys.queue(now, job.id), queueValue(job));
     if (idemKey && idem) {
       op.check(idem).set(
         idemKey,
@@ -168,7 +183,8 @@ export async function cancelJob(
 
 /**
  * Adds to `op` the writes that end a job: the terminal record with its expiry, the expiry index entry,
- * and removal of its queue entry, lease, progress and cancel flag.
+ * its pending webhook delivery (if it has a webhook), and removal of its queue entry, lease, progress
+ * and cancel flag.
  */
 export function finalizeJob(
   op: Deno.AtomicOperation,
@@ -177,7 +193,7 @@ export function finalizeJob(
 ): Deno.AtomicOperation {
   const expiresAt = (job.finishedAt ?? Date.now()) + retentionMs;
   job.expiresAt = expiresAt;
-  return op
+  return addDelivery(op, job)
     .set(keys.job(job.id), job)
     .set(keys.expiry(expiresAt, "job", job.id), job.id)
     .delete(keys.queue(job.createdAt, job.id))

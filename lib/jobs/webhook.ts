@@ -1,28 +1,25 @@
 /**
- * Signed webhooks. Each delivery is a JSON POST with `webhook-id`, `webhook-timestamp` and
- * `webhook-signature: v1=<hex HMAC-SHA256 over "<timestamp>.<body>">`; it is retried with exponential
- * backoff on network errors, 408, 429 and 5xx.
+ * Signed webhook requests. Each attempt is a JSON POST with `webhook-id`, `webhook-timestamp` and
+ * `webhook-signature: v1=<hex HMAC-SHA256 over "<timestamp>.<body>">`. Network errors, 408, 429 and
+ * 5xx are worth retrying; the retry schedule is exponential. Durable retries live in deliveries.ts.
  *
  * @module
  */
 
-/** Options for {@linkcode deliverWebhook}. */
-export interface DeliveryOptions {
+/** Options for {@linkcode sendWebhook}. */
+export interface SendOptions {
   secret: string;
-  /** Attempts in total. @default 5 */
-  attempts?: number;
-  /** Delay before the second attempt, doubled each time. @default 1000 */
-  backoffMs?: number;
   /** Per-attempt timeout. @default 10000 */
   timeoutMs?: number;
 }
 
-/** Outcome of a delivery. */
-export interface DeliveryResult {
-  delivered: boolean;
-  attempts: number;
-  lastStatus?: number;
-  lastError?: string;
+/** Outcome of one attempt. */
+export interface SendResult {
+  ok: boolean;
+  /** Whether a later attempt may succeed (network error, 408, 429, 5xx). */
+  retryable: boolean;
+  status?: number;
+  error?: string;
 }
 
 function hex(bytes: ArrayBuffer): string {
@@ -47,48 +44,39 @@ export async function signWebhook(
   );
 }
 
-function retryable(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
+/** Delay before the attempt after failed attempt number `attempt` (1-based): doubled each time. */
+export function retryDelayMs(attempt: number, backoffMs: number): number {
+  return backoffMs * 2 ** (attempt - 1);
 }
 
-/** POSTs `payload` to `url`, signed, retrying with backoff until delivered or out of attempts. */
-export async function deliverWebhook(
+/** POSTs `body` (JSON text) to `url` once, signed with a fresh timestamp. */
+export async function sendWebhook(
   url: string,
   id: string,
-  payload: unknown,
-  options: DeliveryOptions,
-): Promise<DeliveryResult> {
-  const attempts = options.attempts ?? 5;
-  const backoffMs = options.backoffMs ?? 1000;
-  const body = JSON.stringify(payload);
-  const result: DeliveryResult = { delivered: false, attempts: 0 };
-  for (let i = 0; i < attempts; i++) {
-    if (i > 0) await new Promise((r) => setTimeout(r, backoffMs * 2 ** (i - 1)));
-    result.attempts = i + 1;
-    const timestamp = Math.floor(Date.now() / 1000);
-    try {
-      const res = await fetch(url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "webhook-id": id,
-          "webhook-timestamp": String(timestamp),
-          "webhook-signature": `v1=${await signWebhook(options.secret, timestamp, body)}`,
-        },
-        body,
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-      });
-      await res.body?.cancel();
-      result.lastStatus = res.status;
-      delete result.lastError;
-      if (res.ok) {
-        result.delivered = true;
-        return result;
-      }
-      if (!retryable(res.status)) return result;
-    } catch (error) {
-      result.lastError = error instanceof Error ? error.message : String(error);
-    }
+  body: string,
+  options: SendOptions,
+): Promise<SendResult> {
+  const timestamp = Math.floor(Date.now() / 1000);
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "webhook-id": id,
+        "webhook-timestamp": String(timestamp),
+        "webhook-signature": `v1=${await signWebhook(options.secret, timestamp, body)}`,
+      },
+      body,
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+    await res.body?.cancel();
+    const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
+    return { ok: res.ok, retryable: !res.ok && retryable, status: res.status };
+  } catch (error) {
+    return {
+      ok: false,
+      retryable: true,
+      error: error instanceof Error ? error.message : String(error),
+    };
   }
-  return result;
 }

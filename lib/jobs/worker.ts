@@ -17,6 +17,7 @@ import {
   keys,
   type Log,
   newId,
+  queueValue,
 } from "./job.ts";
 import { withKvRetry } from "./kv_retry.ts";
 import {
@@ -52,7 +53,7 @@ export interface WorkerOptions {
   pollMs: number;
   retentionMs: number;
   observer?: WorkerObserver;
-  /** Called once a job reaches a terminal state here (webhooks). */
+  /** Called once a job reaches a terminal state here (wakes the webhook delivery loop). */
   onFinished?: (job: JobRecord) => void;
 }
 
@@ -257,6 +258,7 @@ export function createWorker(options: WorkerOptions): Worker {
         job.images = [...job.images, ref];
         await commitUnderLease(kv, claim, (op) =>
           op.set(keys.job(job.id), job)
+            .set(keys.queue(job.createdAt, job.id), queueValue(job))
             .set(keys.image(ref.id), meta)
             .set(keys.expiry(meta.expiresAt, "image", ref.id), ref.id));
         options.events.publish(job.id, { type: "image", index, imageId: ref.id });

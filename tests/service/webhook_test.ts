@@ -1,28 +1,9 @@
-/** Signed webhooks: signature format, retry with backoff, and delivery from the live server. */
+/** Signed webhooks: signature format, one attempt's classification, and delivery from the live server. */
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { deliverWebhook, signWebhook } from "../../lib/jobs/webhook.ts";
+import { retryDelayMs, sendWebhook, signWebhook } from "../../lib/jobs/webhook.ts";
+import { expectedSignature, receiver } from "./_receiver.ts";
 import { startServer, waitJob } from "./_harness.ts";
-
-interface Received {
-  headers: Headers;
-  body: string;
-}
-
-/** A loopback receiver answering the given statuses in turn (then 200). */
-function receiver(statuses: number[]) {
-  const received: Received[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    received.push({ headers: req.headers, body: await req.text() });
-    return new Response(null, { status: statuses.shift() ?? 200 });
-  });
-  return { url: `http://127.0.0.1:${server.addr.port}/hook`, received, server };
-}
-
-function expectedSignature(secret: string, headers: Headers, body: string): string {
-  const ts = headers.get("webhook-timestamp");
-  return `v1=${createHmac("sha256", secret).update(`${ts}.${body}`).digest("hex")}`;
-}
 
 Deno.test("signWebhook() is HMAC-SHA256 over timestamp.body", async () => {
   const ours = await signWebhook("s3cret", 1700000000, '{"a":1}');
@@ -30,39 +11,32 @@ Deno.test("signWebhook() is HMAC-SHA256 over timestamp.body", async () => {
   assert.equal(ours, theirs);
 });
 
-Deno.test("deliverWebhook() retries 5xx with backoff and stops at a 4xx", async () => {
-  const r = receiver([503, 500]);
+Deno.test("sendWebhook() signs one attempt and says whether a retry may help", async () => {
+  const r = receiver([503, 404, 429]);
   try {
-    const t0 = performance.now();
-    const ok = await deliverWebhook(r.url, "evt-1", { hello: "world" }, {
-      secret: "k",
-      attempts: 5,
-      backoffMs: 50,
-    });
-    assert.deepEqual({ ...ok }, { delivered: true, attempts: 3, lastStatus: 200 });
-    assert.ok(performance.now() - t0 >= 150, "waited 50 + 100 ms between attempts");
+    const results = [];
+    for (let i = 0; i < 4; i++) {
+      results.push(await sendWebhook(r.url, "evt-1", '{"hello":"world"}', { secret: "k" }));
+    }
+    assert.deepEqual(results, [
+      { ok: false, retryable: true, status: 503 },
+      { ok: false, retryable: false, status: 404 },
+      { ok: false, retryable: true, status: 429 },
+      { ok: true, retryable: false, status: 200 },
+    ]);
     for (const got of r.received) {
       assert.equal(got.headers.get("webhook-id"), "evt-1");
+      assert.equal(got.headers.get("content-type"), "application/json");
+      assert.equal(got.body, '{"hello":"world"}');
       assert.equal(
         got.headers.get("webhook-signature"),
         expectedSignature("k", got.headers, got.body),
       );
     }
-    const r2 = receiver([404]);
-    const refused = await deliverWebhook(r2.url, "evt-2", {}, {
-      secret: "k",
-      attempts: 5,
-      backoffMs: 10,
-    });
-    assert.deepEqual([refused.delivered, refused.attempts, refused.lastStatus], [false, 1, 404]);
-    await r2.server.shutdown();
-    const dead = await deliverWebhook("http://127.0.0.1:9/x", "evt-3", {}, {
-      secret: "k",
-      attempts: 2,
-      backoffMs: 10,
-    });
-    assert.deepEqual([dead.delivered, dead.attempts], [false, 2]);
-    assert.ok(dead.lastError);
+    const dead = await sendWebhook("http://127.0.0.1:9/x", "evt-2", "{}", { secret: "k" });
+    assert.deepEqual([dead.ok, dead.retryable, dead.status], [false, true, undefined]);
+    assert.ok(dead.error);
+    assert.deepEqual([1, 2, 3, 4].map((a) => retryDelayMs(a, 50)), [50, 100, 200, 400]);
   } finally {
     await r.server.shutdown();
   }
@@ -87,8 +61,16 @@ Deno.test("the server signs and retries a job's webhook and records the delivery
       await new Promise((resolve) => setTimeout(resolve, 50));
       job = await waitJob(server, id);
     }
-    assert.deepEqual(job.webhook, { url: r.url, attempts: 2, delivered: true });
-    assert.equal(r.received.length, 2);
+    assert.deepEqual(job.webhook, {
+      url: r.url,
+      attempts: 2,
+      delivered: true,
+      status: "delivered",
+      next_attempt_at: null,
+      last_status: 200,
+      last_error: null,
+    });
+    assert.deepEqual(r.received.map((x) => x.status), [502, 200]);
     const last = r.received[1];
     assert.equal(
       last.headers.get("webhook-signature"),

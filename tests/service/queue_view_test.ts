@@ -1,0 +1,165 @@
+/**
+ * Queue positions from the queue index: a job's estimate reads only the entries ahead of it (and the
+ * progress of the running ones), never the whole queue or other job records; and the live server's
+ * job views show positions and ETAs in queue order.
+ */
+import assert from "node:assert/strict";
+import { estimate } from "../../lib/jobs/estimate.ts";
+import { type GenerationParams, type JobRecord, keys } from "../../lib/jobs/job.ts";
+import { claimNext, releaseJob } from "../../lib/jobs/lease.ts";
+import { pendingWork } from "../../lib/jobs/pending.ts";
+import { listQueue, submitJob } from "../../lib/jobs/store.ts";
+import { call, startServer, waitJob } from "./_harness.ts";
+
+const PARAMS: GenerationParams = {
+  prompt: "p",
+  negativePrompt: "",
+  width: 64,
+  height: 64,
+  steps: 10,
+  guidanceScale: 5,
+  guidanceRescale: 0,
+  seed: 1,
+  sampler: "ddpm",
+  n: 2,
+  outputFormat: "png",
+  resolutionBinning: false,
+};
+const CLAIM = { leaseMs: 60_000, retentionMs: 60_000 };
+
+/** Wraps a KV so that every listed entry and every key read with getMany is recorded. */
+function tracked(kv: Deno.Kv) {
+  const listed: Deno.KvKey[] = [];
+  const fetched: Deno.KvKey[] = [];
+  const proxy = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "list") {
+        return (...args: Parameters<Deno.Kv["list"]>) =>
+          (async function* () {
+            for await (const entry of target.list(...args)) {
+              listed.push(entry.key);
+              yield entry;
+            }
+          })();
+      }
+      if (prop === "getMany") {
+        return (keys: Deno.KvKey[]) => {
+          fetched.push(...keys);
+          return target.getMany(keys);
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { kv: proxy, listed, fetched };
+}
+
+Deno.test("pendingWork() before a job reads only the entries ahead of it, no job records", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const jobs: JobRecord[] = [];
+  for (let i = 0; i < 40; i++) {
+    const r = await submitJob(kv, { owner: "o", params: PARAMS }, {
+      maxDepth: 100,
+      idempotencyTtlMs: 1000,
+      now: 1000 + i,
+    });
+    jobs.push((r as { job: JobRecord }).job);
+  }
+  const claim = (await claimNext(kv, { id: "w", boot: "b" }, CLAIM))!;
+  assert.equal(claim.job.id, jobs[0].id);
+  await kv.set(keys.progress(jobs[0].id), {
+    image: 0,
+    step: 4,
+    steps: 10,
+    stepSeconds: 0.5,
+    updatedAt: Date.now(),
+  });
+  const t = tracked(kv);
+  const ahead = await pendingWork(t.kv, jobs[5]);
+  assert.deepEqual(ahead, [
+    { id: jobs[0].id, running: true, stepsLeft: 16 },
+    ...jobs.slice(1, 5).map((j) => ({ id: j.id, running: false, stepsLeft: 20 })),
+  ]);
+  assert.equal(t.listed.length, 5, "listed the 5 entries ahead, not all 40");
+  assert.deepEqual(t.fetched, [keys.progress(jobs[0].id)], "read only the running job's progress");
+  assert.deepEqual(ahead, (await pendingWork(kv)).slice(0, 5), "same as the whole-queue read");
+  const self = { id: jobs[5].id, running: false, stepsLeft: 20 };
+  assert.deepEqual(estimate([...ahead, self], jobs[5].id, { stepSeconds: 0.5, concurrency: 1 }), {
+    position: 4,
+    etaSeconds: (16 + 4 * 20 + 20) * 0.5,
+  });
+
+  // A progress record of an image already stored counts nothing; the queue value follows the job.
+  await kv.set(keys.queue(claim.job.createdAt, claim.job.id), {
+    ...(await listQueue(kv, 1))[0],
+    images: 1,
+  });
+  await kv.set(keys.progress(jobs[0].id), {
+    image: 0,
+    step: 10,
+    steps: 10,
+    stepSeconds: 0.5,
+    updatedAt: Date.now(),
+  });
+  assert.deepEqual((await pendingWork(kv, jobs[1]))[0].stepsLeft, 10);
+  await releaseJob(kv, claim);
+  assert.equal((await listQueue(kv, 1))[0].running, false, "a released job is queued again");
+});
+
+Deno.test("a queue entry from before index values (the id alone) is still claimed", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const r = await submitJob(kv, { owner: "o", params: PARAMS }, {
+    maxDepth: 10,
+    idempotencyTtlMs: 1000,
+  });
+  const job = (r as { job: JobRecord }).job;
+  await kv.set(keys.queue(job.createdAt, job.id), job.id);
+  assert.deepEqual(await pendingWork(kv), [{ id: job.id, running: false, stepsLeft: 0 }]);
+  const claim = await claimNext(kv, { id: "w", boot: "b" }, CLAIM);
+  assert.equal(claim?.job.id, job.id);
+  assert.deepEqual((await listQueue(kv))[0], {
+    id: job.id,
+    running: true,
+    n: 2,
+    images: 0,
+    steps: 10,
+    createdAt: job.createdAt,
+  });
+});
+
+Deno.test("the live server's job views give queue positions and growing ETAs in order", async () => {
+  const server = await startServer();
+  try {
+    const long = { prompt: "hold the worker", size: "128x128", steps: 200, n: 2 };
+    const first = await call(server, "POST", "/v1/jobs", { body: long });
+    const deadline = Date.now() + 30_000;
+    // ETAs need a measured step time: wait until the first job is a few steps in.
+    while (!((await call(server, "GET", `/v1/jobs/${first.body.id}`)).body.progress?.step >= 3)) {
+      if (Date.now() > deadline) throw new Error("the first job did not get going");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const queued = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await call(server, "POST", "/v1/jobs", {
+        body: { prompt: `wait ${i}`, size: "64x64", steps: 10 },
+      });
+      assert.equal(res.status, 202);
+      assert.equal(res.body.queue_position, i, "the 202 view carries the position");
+      queued.push(res.body.id);
+    }
+    const views = await Promise.all(
+      queued.map(async (id) => (await call(server, "GET", `/v1/jobs/${id}`)).body),
+    );
+    assert.deepEqual(views.map((v) => v.queue_position), [0, 1, 2]);
+    const etas = views.map((v) => v.eta_seconds);
+    assert.ok(etas.every((e) => typeof e === "number" && e > 0), `ETAs ${etas}`);
+    assert.ok(etas[0] < etas[1] && etas[1] < etas[2], `ETAs grow in queue order: ${etas}`);
+    const running = (await call(server, "GET", `/v1/jobs/${first.body.id}`)).body;
+    assert.equal(running.queue_position, null);
+    for (const id of [first.body.id, ...queued]) await call(server, "DELETE", `/v1/jobs/${id}`);
+    for (const id of [first.body.id, ...queued]) await waitJob(server, id);
+  } finally {
+    await server.stop();
+  }
+});
