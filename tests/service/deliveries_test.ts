@@ -10,25 +10,13 @@ import {
   type WebhookDelivery,
 } from "../../lib/jobs/deliveries.ts";
 import { createDeliveryLoop, type DeliveryLoop } from "../../lib/jobs/delivery_loop.ts";
-import { type GenerationParams, type JobRecord, keys } from "../../lib/jobs/job.ts";
+import { type JobRecord, keys } from "../../lib/jobs/job.ts";
 import { claimNext } from "../../lib/jobs/lease.ts";
 import { cancelJob, getJob, submitJob } from "../../lib/jobs/store.ts";
 import { expectedSignature, receiver } from "./_receiver.ts";
+import { testParams } from "./_params.ts";
 
-const PARAMS: GenerationParams = {
-  prompt: "p",
-  negativePrompt: "",
-  width: 64,
-  height: 64,
-  steps: 10,
-  guidanceScale: 5,
-  guidanceRescale: 0,
-  seed: 1,
-  sampler: "ddpm",
-  n: 1,
-  outputFormat: "png",
-  resolutionBinning: false,
-};
+const PARAMS = testParams();
 const SECRET = "durable-secret";
 
 async function openFileKv(): Promise<{ kv: Deno.Kv; path: string; dir: string }> {

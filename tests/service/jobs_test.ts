@@ -1,7 +1,7 @@
 /** The KV job store, leases, cancellation, retention and queue arithmetic, on an in-memory KV. */
 import assert from "node:assert/strict";
 import { estimate, retryAfterSeconds } from "../../lib/jobs/estimate.ts";
-import { type GenerationParams, type JobRecord, keys } from "../../lib/jobs/job.ts";
+import { type JobRecord, keys } from "../../lib/jobs/job.ts";
 import {
   claimNext,
   commitUnderLease,
@@ -12,21 +12,9 @@ import {
 import { openResultsStore } from "../../lib/jobs/results.ts";
 import { cancelJob, finalizeJob, getJob, listQueue, submitJob } from "../../lib/jobs/store.ts";
 import { sweepExpired } from "../../lib/jobs/sweeper.ts";
+import { testParams } from "./_params.ts";
 
-const PARAMS: GenerationParams = {
-  prompt: "p",
-  negativePrompt: "",
-  width: 64,
-  height: 64,
-  steps: 10,
-  guidanceScale: 5,
-  guidanceRescale: 0,
-  seed: 1,
-  sampler: "ddpm",
-  n: 1,
-  outputFormat: "png",
-  resolutionBinning: false,
-};
+const PARAMS = testParams();
 const LIMITS = { maxDepth: 10, idempotencyTtlMs: 60_000 };
 const A = { id: "a", boot: "boot-a" };
 const B = { id: "b", boot: "boot-b" };

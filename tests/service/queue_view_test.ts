@@ -5,26 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { estimate } from "../../lib/jobs/estimate.ts";
-import { type GenerationParams, type JobRecord, keys } from "../../lib/jobs/job.ts";
+import { type JobRecord, keys } from "../../lib/jobs/job.ts";
 import { claimNext, releaseJob } from "../../lib/jobs/lease.ts";
 import { pendingWork } from "../../lib/jobs/pending.ts";
 import { listQueue, submitJob } from "../../lib/jobs/store.ts";
 import { call, startServer, waitJob } from "./_harness.ts";
+import { testParams } from "./_params.ts";
 
-const PARAMS: GenerationParams = {
-  prompt: "p",
-  negativePrompt: "",
-  width: 64,
-  height: 64,
-  steps: 10,
-  guidanceScale: 5,
-  guidanceRescale: 0,
-  seed: 1,
-  sampler: "ddpm",
-  n: 2,
-  outputFormat: "png",
-  resolutionBinning: false,
-};
+const PARAMS = testParams({ n: 2 });
 const CLAIM = { leaseMs: 60_000, retentionMs: 60_000 };
 
 /** Wraps a KV so that every listed entry and every key read with getMany is recorded. */

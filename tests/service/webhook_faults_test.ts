@@ -4,28 +4,16 @@
  * webhook; a scheduled run that finds the queue full is recorded, visible and retried in its slot.
  */
 import assert from "node:assert/strict";
-import { type GenerationParams, type JobRecord } from "../../lib/jobs/job.ts";
+import type { JobRecord } from "../../lib/jobs/job.ts";
 import { claimNext, commitUnderLease } from "../../lib/jobs/lease.ts";
 import { finalizeJob, submitJob } from "../../lib/jobs/store.ts";
 import { expectedSignature, receiver } from "./_receiver.ts";
 import { call, startServer, waitJob } from "./_harness.ts";
+import { testParams } from "./_params.ts";
 
 const SECRET = "restart-secret";
 
-const PARAMS: GenerationParams = {
-  prompt: "made outside the server",
-  negativePrompt: "",
-  width: 64,
-  height: 64,
-  steps: 2,
-  guidanceScale: 5,
-  guidanceRescale: 0,
-  seed: 5,
-  sampler: "ddpm",
-  n: 1,
-  outputFormat: "png",
-  resolutionBinning: false,
-};
+const PARAMS = testParams({ prompt: "made outside the server", steps: 2, seed: 5 });
 
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string) {
   const deadline = Date.now() + timeoutMs;

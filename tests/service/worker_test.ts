@@ -7,21 +7,9 @@ import { openResultsStore } from "../../lib/jobs/results.ts";
 import { getJob, submitJob } from "../../lib/jobs/store.ts";
 import { createWorker } from "../../lib/jobs/worker.ts";
 import { fakeGenerator } from "./_fake_generator.ts";
+import { testParams } from "./_params.ts";
 
-const PARAMS: GenerationParams = {
-  prompt: "p",
-  negativePrompt: "",
-  width: 32,
-  height: 48,
-  steps: 4,
-  guidanceScale: 5,
-  guidanceRescale: 0,
-  seed: 10,
-  sampler: "ddpm",
-  n: 2,
-  outputFormat: "png",
-  resolutionBinning: false,
-};
+const PARAMS = testParams({ width: 32, height: 48, steps: 4, seed: 10, n: 2 });
 
 async function setup() {
   const kv = await Deno.openKv(":memory:");
