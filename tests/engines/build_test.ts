@@ -152,6 +152,10 @@ Deno.test("engines:build --only transformer works on a folder with only the tran
     } finally {
       await set.close();
     }
+    await assert.rejects(
+      () => loadEngineSet(out, { backend: "tensorrt" }),
+      /manifest lists no TensorRT plan for transformer \(build with --trt\)/,
+    );
   } finally {
     await Deno.remove(ckpt, { recursive: true });
     await Deno.remove(parent, { recursive: true });
