@@ -25,21 +25,7 @@ Deno.test({
     try {
       assert.equal(gen.describe().backend, "onnx");
       const steps: number[] = [];
-      const out = await gen.generate(
-        {
-          prompt: "a lighthouse",
-          width: 96,
-          height: 64,
-          steps: 4,
-          guidanceScale: 5,
-          seed: 3,
-          resolutionBinning: false,
-        },
-        { onStep: (step, total) => steps.push(step * 100 + total) },
-      );
-      assert.deepEqual(steps, [104, 204, 304, 404]);
-      assert.deepEqual([out.width, out.height, out.image.length], [96, 64, 96 * 64 * 3]);
-      const again = await gen.generate({
+      const request = {
         prompt: "a lighthouse",
         width: 96,
         height: 64,
@@ -47,7 +33,13 @@ Deno.test({
         guidanceScale: 5,
         seed: 3,
         resolutionBinning: false,
+      };
+      const out = await gen.generate(request, {
+        onStep: (step, total) => steps.push(step * 100 + total),
       });
+      assert.deepEqual(steps, [104, 204, 304, 404]);
+      assert.deepEqual([out.width, out.height, out.image.length], [96, 64, 96 * 64 * 3]);
+      const again = await gen.generate(request);
       assert.deepEqual(again.image, out.image, "same seed, same pixels");
 
       const controller = new AbortController();
