@@ -41,6 +41,8 @@ class Plan:
     vae_steps: int = 5000
     vae_batch: int = 16
     vae_crop: int = 64
+    decoder_steps: int = 1500  # decoder-only refinement on whole pictures (the latents stay as they are)
+    decoder_batch: int = 8
     dit_steps: int = 3000
     dit_batch: int = 64
     dit_lr: float = 6e-4
@@ -53,7 +55,8 @@ class Plan:
     save_every: int = 250
 
 
-SMOKE = Plan(scenes=64, vae_steps=3, vae_batch=4, dit_steps=3, dit_batch=4, warmup=1, hidden=32, layers=2,
+SMOKE = Plan(scenes=64, vae_steps=3, vae_batch=4, decoder_steps=2, decoder_batch=2, dit_steps=3, dit_batch=4, warmup=1,
+             hidden=32, layers=2,
              heads=2, text_dim=16, save_every=2)
 
 
@@ -194,12 +197,51 @@ def train_vae(plan: Plan, vae, work: Path, seed: int) -> dict:
         recent.append(rec.item())
         if (step + 1) % 100 == 0 or step + 1 == plan.vae_steps:
             rate = (time.time() - started) / (step + 1)
-            log(f"vae {step + 1}/{plan.vae_steps} reconstruction {np.mean(recent):.4f} kl/dim {kl.item():.3f} "
+            last = float(np.mean(recent))
+            log(f"vae {step + 1}/{plan.vae_steps} reconstruction {last:.4f} kl/dim {kl.item():.3f} "
                 f"{rate:.2f} s/step, {rate * (plan.vae_steps - step - 1) / 60:.0f} min left")
             recent = []
     vae.eval()
     stats = {"steps": plan.vae_steps, "batch": plan.vae_batch, "crop": c, "seconds": round(time.time() - started),
-             "final_reconstruction": round(float(rec.item()), 5)}
+             "final_reconstruction": round(last, 5)}
+    torch.save({"model": vae.state_dict(), "stats": stats}, path)
+    return stats
+
+
+def refine_decoder(plan: Plan, vae, work: Path, seed: int) -> dict:
+    """Fine-tunes the decoder alone on whole pictures: crops taught it everything but the picture borders,
+    and freezing the encoder keeps the latent space, so this can run before or after the DiT."""
+    path = work / "decoder.pt"
+    if path.exists():
+        state = torch.load(path)
+        vae.load_state_dict(state["model"])
+        return state["stats"]
+    rng = np.random.default_rng([seed, 5])
+    params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
+    opt = torch.optim.AdamW(params, lr=3e-4, betas=(0.9, 0.99), weight_decay=0.0)
+    started, recent = time.time(), []
+    vae.train()
+    for step in range(plan.decoder_steps):
+        for g in opt.param_groups:
+            g["lr"] = 3e-4 * warmup_cosine(step, plan.decoder_steps, 50)
+        x = to_unit(np.stack([shapes.render(shapes.sample_scene(rng)) for _ in range(plan.decoder_batch)]))
+        with torch.no_grad():
+            z = vae.encode(x).latent_dist.sample()
+        y = vae.decode(z).sample
+        rec = (y - x).abs().mean() + (y - x).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        rec.backward()
+        opt.step()
+        recent.append(rec.item())
+        if (step + 1) % 100 == 0 or step + 1 == plan.decoder_steps:
+            rate = (time.time() - started) / (step + 1)
+            last = float(np.mean(recent))
+            log(f"decoder {step + 1}/{plan.decoder_steps} reconstruction {last:.4f} "
+                f"{rate:.2f} s/step, {rate * (plan.decoder_steps - step - 1) / 60:.0f} min left")
+            recent = []
+    vae.eval()
+    stats = {"steps": plan.decoder_steps, "batch": plan.decoder_batch, "seconds": round(time.time() - started),
+             "final_reconstruction": round(last, 5)}
     torch.save({"model": vae.state_dict(), "stats": stats}, path)
     return stats
 
@@ -406,6 +448,7 @@ def main() -> None:
         f"t5 {sum(p.numel() for p in t5.parameters()) / 1e6:.2f}M parameters")
     vae_stats = train_vae(plan, vae, work, args.seed)
     scenes, latents = encode_dataset(plan, vae, work, args.seed)
+    decoder_stats = refine_decoder(plan, vae, work, args.seed)
     vae.register_to_config(scaling_factor=scheduler_scale(latents))
     dit_stats = train_dit(plan, (bert, t5, dit, scheduler), TokenCache(bert_tok, t5_tok, np.random.default_rng([args.seed, 4])), scenes, latents, work,
                           args.seed)
@@ -414,7 +457,7 @@ def main() -> None:
         "versions": PINS, "seed": args.seed, "threads": args.threads, "plan": asdict(plan),
         "dataset": {"scenes": plan.scenes, "pair_fraction": shapes.PAIR_FRACTION,
                     "phrasings": {"en": len(shapes.TRAIN_EN), "zh": len(shapes.TRAIN_ZH)}},
-        "vae": vae_stats, "dit": dit_stats, "wall_seconds": round(time.time() - started),
+        "vae": vae_stats, "decoder": decoder_stats, "dit": dit_stats, "wall_seconds": round(time.time() - started),
     }
     write_pipeline(args.out, (bert_tok, t5_tok, bert, t5, dit, vae, scheduler), stats)
     smoke_check(args.out)
