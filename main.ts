@@ -14,7 +14,10 @@ import { threadedGenerator } from "./lib/jobs/threaded_generator.ts";
 const config = loadConfig(Deno.args);
 const log = createLogger(config.logLevel);
 const service = await startService(config, async (engineDir) => {
-  const choice = await probeBackend(engineDir, { preference: config.backend });
+  const choice = await probeBackend(engineDir, {
+    preference: config.backend,
+    shimPath: config.trtShim,
+  });
   log("info", "engine backend chosen", { backend: choice.backend, reason: choice.reason });
   return await threadedGenerator({
     module: new URL("./lib/diffusion/pipeline.ts", import.meta.url).href,
@@ -23,6 +26,7 @@ const service = await startService(config, async (engineDir) => {
     options: {
       backend: choice.backend,
       threads: config.threads,
+      trtShim: config.trtShim,
       sizeLimits: { min: config.minSide, max: config.maxSide },
     },
     threads: config.concurrency,

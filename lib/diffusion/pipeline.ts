@@ -24,7 +24,8 @@ import { toRgb8 } from "./postprocess.ts";
 import { binResolution, type SizeLimits, validateSize } from "./resolution.ts";
 import { ropeTables } from "./rope.ts";
 import { createScheduler, type SchedulerKind } from "./schedulers.ts";
-import { type Backend, type EngineSet, loadEngineSet } from "../engine/engine_set.ts";
+import type { Backend } from "../engine/engine.ts";
+import { type EngineSet, loadEngineSet } from "../engine/engine_set.ts";
 
 /** One generation request (sizes in pixels). */
 export interface GenerationRequest {
@@ -99,6 +100,8 @@ export interface PipelineOptions {
   backend?: Backend;
   /** ONNX Runtime intra-op threads (0 = default). */
   threads?: number;
+  /** Path of libhydit_trt.so; required for the tensorrt backend (`Config.trtShim`). */
+  trtShim?: string;
   /** v1.0/v1.1 image_meta_size order; default the order the checkpoints were trained with (width-first). */
   metaSizeOrder?: MetaSizeOrder;
   /** Accepted image sizes; defaults: 64..2048, multiples of 16. */
@@ -114,7 +117,11 @@ export async function loadPipeline(
   engineDir: string,
   opts: PipelineOptions = {},
 ): Promise<Pipeline> {
-  const set = await loadEngineSet(engineDir, { backend: opts.backend, threads: opts.threads });
+  const set = await loadEngineSet(engineDir, {
+    backend: opts.backend,
+    threads: opts.threads,
+    trtShim: opts.trtShim,
+  });
   try {
     const m = set.manifest;
     if (!m.tokenizers.bert || !m.tokenizers.mt5 || !m.scheduler) {

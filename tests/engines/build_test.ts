@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
-import {
-  COMPONENT_NAMES,
-  readManifest,
-  validateManifest,
-  verifyFiles,
-} from "../../engines/manifest.ts";
+import { COMPONENT_NAMES } from "../../lib/engine/components.ts";
+import { readManifest, validateManifest, verifyFiles } from "../../lib/engine/manifest.ts";
 import { openCheckpoint } from "../../lib/onnx/safetensors.ts";
 import { loadEngineSet } from "../../lib/engine/engine_set.ts";
-import { compare, GOLDEN, goldenCases, goldenFeeds, goldenOutput } from "../onnx/engine_goldens.ts";
+import { compare, GOLDEN, goldenCases, goldenFeeds, goldenOutput } from "../engine/goldens.ts";
 
 const BUILD = new URL("../../engines/build.ts", import.meta.url).pathname;
 const TINY = `${GOLDEN}tiny`;
@@ -286,6 +282,7 @@ Deno.test("engines:build --dry-run prints the trtexec command for each graph", a
     assert.ok(line, r.stderr);
     assert.ok(line.includes(`--onnx=${out}/transformer.onnx`) && line.includes("--stronglyTyped"));
     assert.match(line, /--minShapes=x:2x4x\d+x\d+,t:2,.*style:2,cos_cis_img:\d+x16/);
+    assert.deepEqual(await entries(parent), [], "a dry run writes nothing");
   } finally {
     await Deno.remove(ckpt, { recursive: true });
     await Deno.remove(parent, { recursive: true });
