@@ -7,9 +7,9 @@
  */
 import { loadConfig } from "./lib/config.ts";
 import { probeBackend } from "./lib/engine/backend_select.ts";
-import { createLogger } from "./lib/http/log.ts";
+import { createLogger } from "./lib/log.ts";
 import { startService } from "./lib/http/service.ts";
-import { threadedGenerator } from "./lib/jobs/threaded_generator.ts";
+import { threadedPipeline } from "./lib/jobs/pipeline_threads.ts";
 
 const config = loadConfig(Deno.args);
 const log = createLogger(config.logLevel);
@@ -19,9 +19,7 @@ const service = await startService(config, async (engineDir) => {
     shimPath: config.trtShim,
   });
   log("info", "engine backend chosen", { backend: choice.backend, reason: choice.reason });
-  return await threadedGenerator({
-    module: new URL("./lib/diffusion/pipeline.ts", import.meta.url).href,
-    exportName: "loadPipeline",
+  return await threadedPipeline({
     engineDir,
     options: {
       backend: choice.backend,

@@ -7,7 +7,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Config } from "../config.ts";
 import type { JobEvents } from "../jobs/events.ts";
 import type { GeneratorInfo } from "../jobs/generator.ts";
-import type { Log } from "../jobs/job.ts";
+import type { Log } from "../log.ts";
 import type { ResultsStore } from "../jobs/results.ts";
 import type { Schedule } from "../jobs/schedules.ts";
 import type { Authenticator } from "./auth.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { CONTENT_TYPES, type ImageMeta, keys } from "../jobs/job.ts";
+import { CONTENT_TYPES } from "../image/encode.ts";
+import { type ImageMeta, keys } from "../jobs/job.ts";
 import { withKvRetry } from "../jobs/kv_retry.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";

@@ -6,6 +6,8 @@
  */
 import { z } from "@hono/zod-openapi";
 import { binResolution } from "../diffusion/resolution.ts";
+import { SAMPLERS } from "../diffusion/schedulers.ts";
+import { IMAGE_FORMATS } from "../image/encode.ts";
 
 /** Configured bounds of a generation request. */
 export interface Limits {
@@ -63,7 +65,7 @@ export function generationRequestSchema(limits: Limits) {
       .openapi({
         description: "Synchronous endpoint only: inline base64 or a link. Default b64_json.",
       }),
-    output_format: z.enum(["png", "jpeg", "webp"]).optional()
+    output_format: z.enum(IMAGE_FORMATS).optional()
       .openapi({ description: "Image encoding. Default png." }),
     steps: z.number().int().min(1).max(200).optional()
       .openapi({ description: "Denoising steps. Default 50." }),
@@ -75,7 +77,7 @@ export function generationRequestSchema(limits: Limits) {
       .openapi({
         description: "Seed of the first image. Default: random, echoed in the response.",
       }),
-    sampler: z.enum(["ddpm", "ddim", "dpmpp"]).optional()
+    sampler: z.enum(SAMPLERS).optional()
       .openapi({ description: "Scheduler. Default ddpm." }),
     resolution_binning: z.boolean().optional()
       .openapi({
@@ -141,7 +143,7 @@ const ImageSchema = z.object({
   seed: z.number().int(),
   width: z.number().int(),
   height: z.number().int(),
-  format: z.enum(["png", "jpeg", "webp"]),
+  format: z.enum(IMAGE_FORMATS),
   bytes: z.number().int(),
 }).openapi("Image");
 
@@ -192,7 +194,7 @@ export const GenerationResponseSchema = z.object({
   })),
   job_id: z.string(),
   seed: z.number().int(),
-  output_format: z.enum(["png", "jpeg", "webp"]),
+  output_format: z.enum(IMAGE_FORMATS),
   timings: z.object({
     queue_ms: z.number(),
     generation_ms: z.number(),

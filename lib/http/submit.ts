@@ -5,6 +5,7 @@
  * @module
  */
 import type { Context } from "hono";
+import { hex } from "../bytes.ts";
 import { retryAfterSeconds } from "../jobs/estimate.ts";
 import type { JobRecord } from "../jobs/job.ts";
 import { pendingWork } from "../jobs/pending.ts";
@@ -26,7 +27,7 @@ function canonical(value: unknown): string {
 /** Hex SHA-256 of the body in canonical JSON (key order does not matter). */
 export async function bodyHash(body: unknown): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical(body)));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(digest);
 }
 
 /** Refuses new work unless the service is ready. */

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { encodeImage } from "./encode.ts";
+import type { Log } from "../log.ts";
+import { encodeImage } from "../image/encode.ts";
 import type { JobEvents } from "./events.ts";
 import { type ImageGenerator, isAbortError } from "./generator.ts";
 import {
@@ -15,7 +16,6 @@ import {
   type JobRecord,
   type JobState,
   keys,
-  type Log,
   newId,
   queueValue,
 } from "./job.ts";
