@@ -1,10 +1,10 @@
 /**
- * Job records rendered as API JSON: ISO times, links, progress and the queue estimate.
+ * Jobs rendered as API JSON: ISO times, links, progress and the queue estimate.
  *
  * @module
  */
-import type { QueueEstimate } from "../jobs/estimate.ts";
-import type { ImageRef, JobProgress, JobRecord } from "../jobs/job.ts";
+import type { ImageRef, JobRecord } from "../jobs/job.ts";
+import type { JobStatus } from "../jobs/jobs.ts";
 import { requestEcho } from "./params.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
@@ -19,13 +19,9 @@ export function imageView(base: string, ref: ImageRef) {
   return { ...ref, url: imageUrl(base, ref.id) };
 }
 
-/** The API view of a job. */
-export function jobView(
-  base: string,
-  job: JobRecord,
-  progress: JobProgress | null,
-  estimate: QueueEstimate,
-) {
+/** The API view of a job (`GET /v1/jobs/{id}`, SSE and webhook payloads). */
+export function jobView(base: string, status: JobStatus) {
+  const { job, progress, estimate } = status;
   const self = `${base}/v1/jobs/${job.id}`;
   return {
     id: job.id,
@@ -46,17 +42,26 @@ export function jobView(
     images: job.images.map((ref) => imageView(base, ref)),
     error: job.error ?? null,
     schedule: job.schedule ?? null,
-    webhook: job.webhook
-      ? {
-        url: job.webhook.url,
-        attempts: job.webhook.attempts,
-        delivered: job.webhook.delivered,
-        status: job.webhook.state,
-        next_attempt_at: job.webhook.state === "pending" ? iso(job.webhook.nextAttemptAt) : null,
-        last_status: job.webhook.lastStatus ?? null,
-        last_error: job.webhook.lastError ?? null,
-      }
-      : null,
+    webhook: webhookView(job),
     links: { self, events: `${self}/events`, cancel: self },
   };
+}
+
+function webhookView(job: JobRecord) {
+  if (!job.webhook) return null;
+  const w = job.webhook;
+  return {
+    url: w.url,
+    attempts: w.attempts,
+    delivered: w.delivered,
+    status: w.state,
+    next_attempt_at: w.state === "pending" ? iso(w.nextAttemptAt) : null,
+    last_status: w.lastStatus ?? null,
+    last_error: w.lastError ?? null,
+  };
+}
+
+/** A finished job's status for renderings that have no live state (webhooks). */
+export function finishedStatus(job: JobRecord): JobStatus {
+  return { job, progress: null, estimate: { position: null, etaSeconds: null } };
 }

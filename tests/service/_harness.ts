@@ -1,6 +1,7 @@
 /**
  * Starts the real service (main.ts) as a child process on loopback with its own KV file and results
- * folder, and talks to it over HTTP. The generator is always the real ONNX pipeline on the tiny
+ * folder, and talks to it over HTTP (for kill -9, SIGTERM and two-process cases; the rest run it
+ * in-process with _in_process.ts). The generator is always the real ONNX pipeline on the tiny
  * checkpoint, built once with `engines:build` (or the folder named by HYDIT_TEST_ENGINES).
  */
 import { fileURLToPath } from "node:url";
@@ -181,7 +182,7 @@ export async function waitReady(server: ServerHandle, timeoutMs = 120_000): Prom
 
 /** JSON request helper: returns status, headers and parsed body (or text). */
 export async function call(
-  server: ServerHandle,
+  server: { url: string },
   method: string,
   path: string,
   options: { body?: unknown; key?: string; headers?: Record<string, string> } = {},
@@ -205,7 +206,7 @@ export async function call(
 
 /** Polls a job until it is terminal. */
 export async function waitJob(
-  server: ServerHandle,
+  server: { url: string },
   id: string,
   options: { key?: string; timeoutMs?: number } = {},
   // deno-lint-ignore no-explicit-any
@@ -217,4 +218,25 @@ export async function waitJob(
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`Job ${id} did not finish in time`);
+}
+
+/** Polls `check` every 25 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function until(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+/** A state folder whose KV file a test opens first (to prepare records before a server starts). */
+export async function stateDir(): Promise<{ dir: string; openKv: () => Promise<Deno.Kv> }> {
+  const dir = await Deno.makeTempDir({ prefix: "hydit-state-" });
+  await Deno.mkdir(`${dir}/kv`);
+  return { dir, openKv: () => Deno.openKv(`${dir}/kv/hydit.kv`) };
 }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Registry } from "./metrics.ts";
+import type { Registry } from "./http/metrics.ts";
 
 /** Registers every service metric on `registry` and returns the instruments. */
 export function serviceMetrics(registry: Registry) {
