@@ -19,7 +19,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { COMPONENT_NAMES, type ComponentName } from "../lib/engine/components.ts";
+import { COMPONENT_NAMES, type ComponentName } from "../lib/engine/mod.ts";
 import { type BuildOptions, runBuild, stagingDir } from "./build_folder.ts";
 
 const USAGE = "usage: deno task engines:build --checkpoint DIR --out OUT --precision fp32|fp16 " +

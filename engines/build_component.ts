@@ -7,23 +7,39 @@
  * @module
  */
 
-import { type ComponentName, graphName, onnxFile, weightsFile } from "../lib/engine/components.ts";
-import type { DType, TensorSpec } from "../lib/engine/engine.ts";
-import { BUILDER_VERSION, type ComponentEntry } from "../lib/engine/manifest.ts";
-import { loadOnnxEngine } from "../lib/engine/onnx.ts";
-import { buildBert, parseBertConfig } from "../lib/onnx/bert.ts";
-import { buildDit } from "../lib/onnx/dit.ts";
-import { parseDitConfig } from "../lib/onnx/dit_config.ts";
-import { createFileSink, createGraph } from "../lib/onnx/graph.ts";
-import { decodeModel, graphIo, type IoSpec, precisionViolations } from "../lib/onnx/inspect.ts";
-import { type Ctx, makeCtx, type Precision } from "../lib/onnx/nn.ts";
 import {
+  BUILDER_VERSION,
+  type ComponentEntry,
+  type ComponentName,
+  type DType,
+  graphName,
+  loadOnnxEngine,
+  onnxFile,
+  type TensorSpec,
+  weightsFile,
+} from "../lib/engine/mod.ts";
+import {
+  buildBert,
+  buildDit,
+  buildT5,
+  buildVaeDecoder,
   type Checkpoint,
+  createFileSink,
+  createGraph,
+  type Ctx,
+  decodeModel,
+  graphIo,
+  type IoSpec,
+  makeCtx,
   openComponentWeights,
+  parseBertConfig,
+  parseDitConfig,
+  parseT5Config,
+  parseVaeConfig,
+  type Precision,
+  precisionViolations,
   SafetensorsError,
-} from "../lib/onnx/safetensors.ts";
-import { buildT5, parseT5Config } from "../lib/onnx/t5.ts";
-import { buildVaeDecoder, parseVaeConfig } from "../lib/onnx/vae.ts";
+} from "../lib/onnx/mod.ts";
 
 /** Raised for a checkpoint file that cannot be built from; `file` is the file at fault. */
 export class CheckpointFileError extends Error {

@@ -8,17 +8,18 @@
  * @module
  */
 
-import { COMPONENT_NAMES, type ComponentName, graphName } from "../lib/engine/components.ts";
 import {
   BUILDER_VERSION,
+  COMPONENT_NAMES,
+  type ComponentName,
   fileEntry,
+  graphName,
   type Manifest,
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
   writeManifest,
-} from "../lib/engine/manifest.ts";
-import { ditModelVersion, parseDitConfig } from "../lib/onnx/dit_config.ts";
-import type { Precision } from "../lib/onnx/nn.ts";
+} from "../lib/engine/mod.ts";
+import { ditModelVersion, parseDitConfig, type Precision } from "../lib/onnx/mod.ts";
 import {
   buildComponent,
   CheckpointFileError,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { MANIFEST_FILE } from "../lib/engine/manifest.ts";
+import { MANIFEST_FILE } from "../lib/engine/mod.ts";
 import { parseBuildArgs } from "./build.ts";
 import { runBuild } from "./build_folder.ts";
 

@@ -7,10 +7,7 @@
  * @module
  */
 
-import type { GraphName } from "../lib/engine/components.ts";
-import { planFile } from "../lib/engine/components.ts";
-import type { TrtManifest } from "../lib/engine/manifest.ts";
-import type { TrtRuntime } from "../lib/engine/plan_compat.ts";
+import { type GraphName, planFile, type TrtManifest, type TrtRuntime } from "../lib/engine/mod.ts";
 import {
   formatCommand,
   joinPath,

@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { TensorSpec } from "../lib/engine/engine.ts";
-import { GRAPH_NAMES, type GraphName, planFile } from "../lib/engine/components.ts";
+import { GRAPH_NAMES, type GraphName, planFile, type TensorSpec } from "../lib/engine/mod.ts";
 
 /** One ONNX graph to compile, with the IO contract the manifest records for it (-1 = dynamic). */
 export interface PlanSource {

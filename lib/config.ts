@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type BackendPreference, parseBackendPreference } from "./engine/backend_select.ts";
+import { type BackendPreference, parseBackendPreference } from "./engine/mod.ts";
 
 /** The service's settings, resolved from flags, environment and defaults. */
 export interface Config {

@@ -7,25 +7,35 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import { probeBackend } from "./engine/backend_select.ts";
-import { createApp } from "./http/app.ts";
-import { createAuthenticator } from "./http/auth.ts";
-import type { Phase } from "./http/deps.ts";
-import { validationError } from "./http/errors.ts";
-import { createRegistry } from "./http/metrics.ts";
-import { toParams } from "./http/params.ts";
-import { generationRequestSchema } from "./http/schemas.ts";
-import { finishedStatus, jobView } from "./http/views.ts";
-import { createDeliveryLoop, type DeliveryLoop } from "./jobs/delivery_loop.ts";
-import { createJobEvents } from "./jobs/events.ts";
-import type { GeneratorInfo, ImageGenerator } from "./jobs/generator.ts";
-import { createJobs } from "./jobs/jobs.ts";
-import { pendingWork } from "./jobs/pending.ts";
-import { threadedPipeline } from "./jobs/pipeline_threads.ts";
-import { openResultsStore } from "./jobs/results.ts";
-import { loadSchedules, registerSchedules, type Schedule } from "./jobs/schedules.ts";
-import { sweepExpired } from "./jobs/sweeper.ts";
-import { createWorker, type Worker } from "./jobs/worker.ts";
+import { probeBackend } from "./engine/mod.ts";
+import {
+  createApp,
+  createAuthenticator,
+  createRegistry,
+  finishedStatus,
+  generationRequestSchema,
+  jobView,
+  type Phase,
+  toParams,
+  validationError,
+} from "./http/mod.ts";
+import {
+  createDeliveryLoop,
+  createJobEvents,
+  createJobs,
+  createWorker,
+  type DeliveryLoop,
+  type GeneratorInfo,
+  type ImageGenerator,
+  loadSchedules,
+  openResultsStore,
+  pendingWork,
+  registerSchedules,
+  type Schedule,
+  sweepExpired,
+  threadedPipeline,
+  type Worker,
+} from "./jobs/mod.ts";
 import { createLogger, type Log } from "./log.ts";
 import { serviceMetrics } from "./service_metrics.ts";
 

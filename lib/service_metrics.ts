@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Registry } from "./http/metrics.ts";
+import type { Registry } from "./http/mod.ts";
 
 /** Registers every service metric on `registry` and returns the instruments. */
 export function serviceMetrics(registry: Registry) {

@@ -7,10 +7,16 @@
  * @module
  */
 
-import type { Engine, Tensor } from "../engine/engine.ts";
-import { asFloat32, floatTensor, inputType, intTensor } from "../engine/tensors.ts";
-import type { DitConfig } from "../onnx/dit_config.ts";
-import { imageMetaSize, type MetaSizeOrder, styleInput } from "./conditioning.ts";
+import {
+  asFloat32,
+  type Engine,
+  floatTensor,
+  inputType,
+  intTensor,
+  type Tensor,
+} from "../engine/mod.ts";
+import type { DitConfig } from "../onnx/mod.ts";
+import { imageMetaSize, type MetaSizeOrder, styleInput, timestepInput } from "./conditioning.ts";
 import { combineGuidance } from "./guidance.ts";
 import { createGenerator } from "./noise.ts";
 import { ropeTables } from "./rope.ts";
@@ -103,6 +109,7 @@ export async function denoise(
   const xIn = new Float32Array(batch * plane);
   const guided = new Float32Array(plane);
   const predOriginal = new Float32Array(plane);
+  const tIn = new Float32Array(batch);
   const xType = inputType(dit, "x");
   const tType = inputType(dit, "t");
   let transformerMs = 0;
@@ -113,7 +120,7 @@ export async function denoise(
     const runStart = performance.now();
     const pending = dit.run({
       x: floatTensor(xIn, [batch, channels, h, w], xType),
-      t: floatTensor(new Float32Array(batch).fill(t), [batch], tType),
+      t: floatTensor(timestepInput(t, batch, tIn), [batch], tType),
       ...fixed,
     }).then((r) => {
       transformerMs += performance.now() - runStart;

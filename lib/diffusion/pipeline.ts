@@ -8,12 +8,17 @@
  * @module
  */
 
-import type { Backend, Engine } from "../engine/engine.ts";
-import { type EngineSet, loadEngineSet } from "../engine/engine_set.ts";
-import { asFloat32, floatTensor, inputType } from "../engine/tensors.ts";
-import { type DitConfig, parseDitConfig } from "../onnx/dit_config.ts";
-import { loadBertTokenizer } from "../text/bert_wordpiece.ts";
-import { loadSentencePiece } from "../text/sentencepiece.ts";
+import {
+  asFloat32,
+  type Backend,
+  type Engine,
+  type EngineSet,
+  floatTensor,
+  inputType,
+  loadEngineSet,
+} from "../engine/mod.ts";
+import { type DitConfig, parseDitConfig } from "../onnx/mod.ts";
+import { loadBertTokenizer, loadSentencePiece } from "../text/mod.ts";
 import type { MetaSizeOrder } from "./conditioning.ts";
 import { denoise, type DenoiseHooks, VAE_FACTOR } from "./denoise.ts";
 import { toRgb8 } from "./postprocess.ts";

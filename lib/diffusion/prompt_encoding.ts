@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { Engine, Tensor } from "../engine/engine.ts";
-import { convertFloat, inputType, intTensor } from "../engine/tensors.ts";
+import { convertFloat, type Engine, inputType, intTensor, type Tensor } from "../engine/mod.ts";
 
 /** Token length of the BERT (CLIP-side) encoder. */
 export const BERT_LENGTH = 77;

@@ -6,8 +6,7 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Config } from "../config.ts";
-import type { GeneratorInfo } from "../jobs/generator.ts";
-import type { Jobs } from "../jobs/jobs.ts";
+import type { GeneratorInfo, Jobs } from "../jobs/mod.ts";
 import type { Log } from "../log.ts";
 import type { Authenticator } from "./auth.ts";
 import type { Registry } from "./metrics.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { createRoute } from "@hono/zod-openapi";
-import { isTerminal, type JobRecord } from "../jobs/job.ts";
+import { isTerminal, type JobRecord } from "../jobs/mod.ts";
 import { encodeBase64 } from "./base64.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { CONTENT_TYPES } from "../image/encode.ts";
+import { CONTENT_TYPES } from "../image/mod.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { errorResponses } from "./openapi_util.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import { createRoute } from "@hono/zod-openapi";
-import type { JobStatus } from "../jobs/jobs.ts";
+import type { JobStatus } from "../jobs/mod.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { baseUrl, errorResponses } from "./openapi_util.ts";

@@ -5,9 +5,8 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
-import { binResolution } from "../diffusion/resolution.ts";
-import { SAMPLERS } from "../diffusion/schedulers.ts";
-import { IMAGE_FORMATS } from "../image/encode.ts";
+import { binResolution, SAMPLERS } from "../diffusion/mod.ts";
+import { IMAGE_FORMATS } from "../image/mod.ts";
 
 /** Configured bounds of a generation request. */
 export interface Limits {

@@ -7,8 +7,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import type { JobEvent } from "../jobs/events.ts";
-import { isTerminal } from "../jobs/job.ts";
+import { isTerminal, type JobEvent } from "../jobs/mod.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { baseUrl, errorResponses } from "./openapi_util.ts";
 import { visibleStatus } from "./routes_jobs.ts";

@@ -7,7 +7,7 @@
  */
 import type { Context } from "hono";
 import { hex } from "../bytes.ts";
-import type { JobRecord } from "../jobs/job.ts";
+import type { JobRecord } from "../jobs/mod.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { toParams } from "./params.ts";

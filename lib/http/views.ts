@@ -3,8 +3,7 @@
  *
  * @module
  */
-import type { ImageRef, JobRecord } from "../jobs/job.ts";
-import type { JobStatus } from "../jobs/jobs.ts";
+import type { ImageRef, JobRecord, JobStatus } from "../jobs/mod.ts";
 import { requestEcho } from "./params.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { GenerateOptions, GenerationRequest } from "../diffusion/pipeline.ts";
+import type { GenerateOptions, GenerationRequest } from "../diffusion/mod.ts";
 
 /** Samplers the pipeline knows. */
 export type Sampler = NonNullable<GenerationRequest["sampler"]>;

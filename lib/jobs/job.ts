@@ -5,7 +5,7 @@
  * @module
  */
 import { hex } from "../bytes.ts";
-import type { ImageFormat } from "../image/encode.ts";
+import type { ImageFormat } from "../image/mod.ts";
 import type { Sampler } from "./generator.ts";
 
 /** Lifecycle of a job; the last three are terminal. */

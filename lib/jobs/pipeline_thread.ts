@@ -6,7 +6,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { loadPipeline, type PipelineOptions } from "../diffusion/pipeline.ts";
+import { loadPipeline, type PipelineOptions } from "../diffusion/mod.ts";
 import type { GeneratorRequest, ImageGenerator } from "./generator.ts";
 
 /** Messages the main thread sends. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { PipelineOptions } from "../diffusion/pipeline.ts";
+import type { PipelineOptions } from "../diffusion/mod.ts";
 import type {
   GeneratorInfo,
   GeneratorOptions,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ImageFormat } from "../image/encode.ts";
+import type { ImageFormat } from "../image/mod.ts";
 import { ID_PATTERN } from "./job.ts";
 
 /** Where image files live. */

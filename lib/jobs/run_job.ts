@@ -8,7 +8,7 @@
  * @module
  */
 import type { Log } from "../log.ts";
-import { encodeImage } from "../image/encode.ts";
+import { encodeImage } from "../image/mod.ts";
 import type { JobEvents } from "./events.ts";
 import { type ImageGenerator, isAbortError } from "./generator.ts";
 import {
