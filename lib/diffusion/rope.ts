@@ -1,6 +1,6 @@
 /**
  * 2-D rotary position tables (cos/sin) for HunyuanDiT image tokens, computed on the host and fed to the
- * DiT as `cos_cis_img` / `sin_cis_img` (hunyuandit.md section 3).
+ * DiT as `cos_cis_img` / `sin_cis_img` (positions as trained: docs/model-decisions.md).
  *
  * @module
  */

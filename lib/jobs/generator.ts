@@ -1,7 +1,7 @@
 /**
  * The contract between the job worker and whatever produces images. The diffusion pipeline
- * (`lib/diffusion/pipeline.ts`) satisfies it structurally; `main.ts` runs it on worker threads through
- * `threaded_generator.ts`, which satisfies it too.
+ * (lib/diffusion/pipeline.ts) satisfies it structurally; the service runs it on worker threads
+ * through pipeline_threads.ts, which satisfies it too.
  *
  * @module
  */

@@ -8,7 +8,7 @@ import {
   resolvePlanShapes,
 } from "../../engines/trt_profile.ts";
 
-// IO contracts as the engine builder writes them (architecture.md: Tencent's DiT names; the
+// IO contracts as the engine builder writes them (Tencent's DiT export names; the
 // BERT/mT5/VAE names of tests/golden/gen_engine_goldens.py), at full HunyuanDiT sizes.
 const DIT: PlanSource = {
   component: "transformer",
