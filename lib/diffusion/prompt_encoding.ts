@@ -29,13 +29,7 @@ export interface TextEncoders {
 
 /** Stacks per-row token ids/masks into one [rows, length] array. */
 function stack(rows: Int32Array[]): Int32Array {
-  const out = new Int32Array(rows.reduce((n, r) => n + r.length, 0));
-  let at = 0;
-  for (const r of rows) {
-    out.set(r, at);
-    at += r.length;
-  }
-  return out;
+  return Int32Array.from(rows.flatMap((row) => Array.from(row)));
 }
 
 /** Runs one text encoder on tokenized prompts; returns its states and the mask, typed for the DiT. */

@@ -7,17 +7,11 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { isTerminal, type JobRecord } from "../jobs/mod.ts";
-import { encodeBase64 } from "./base64.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { baseUrl, errorResponses } from "./openapi_util.ts";
 import { visibleStatus } from "./routes_jobs.ts";
-import {
-  generationRequestSchema,
-  GenerationResponseSchema,
-  IdempotencyHeader,
-  JobSchema,
-} from "./schemas.ts";
+import { creationRequest, GenerationResponseSchema, JobSchema } from "./schemas.ts";
 import { submitFromRequest } from "./submit.ts";
 import { imageUrl, jobView } from "./views.ts";
 
@@ -37,7 +31,7 @@ async function imageData(
     }
     const bytes = how.bytes.get(ref.id) ?? await (await deps.jobs.readImage(ref.id, owner))?.read();
     if (!bytes) throw new HttpError(404, "not_found", `Image ${ref.id} has expired`);
-    data.push({ ...item, b64_json: encodeBase64(bytes) });
+    data.push({ ...item, b64_json: bytes.toBase64() });
   }
   return data;
 }
@@ -51,13 +45,7 @@ export function mountGenerationRoutes(api: App, deps: AppDeps): void {
       summary:
         "Generate images and wait (OpenAI-compatible); 202 with the job if it takes too long",
       security: [{ bearer: [] }],
-      request: {
-        body: {
-          required: true,
-          content: { "application/json": { schema: generationRequestSchema(deps.config) } },
-        },
-        headers: IdempotencyHeader,
-      },
+      request: creationRequest(deps.config),
       responses: {
         200: {
           description: "Generated",

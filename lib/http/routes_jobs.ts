@@ -8,7 +8,7 @@ import type { JobStatus } from "../jobs/mod.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { baseUrl, errorResponses } from "./openapi_util.ts";
-import { generationRequestSchema, IdempotencyHeader, IdParam, JobSchema } from "./schemas.ts";
+import { creationRequest, IdParam, JobSchema } from "./schemas.ts";
 import { submitFromRequest } from "./submit.ts";
 import { jobView } from "./views.ts";
 
@@ -36,13 +36,7 @@ export function mountJobRoutes(api: App, deps: AppDeps): void {
       path: "/v1/jobs",
       summary: "Queue a generation job",
       security,
-      request: {
-        body: {
-          required: true,
-          content: { "application/json": { schema: generationRequestSchema(deps.config) } },
-        },
-        headers: IdempotencyHeader,
-      },
+      request: creationRequest(deps.config),
       responses: {
         202: {
           description: "Queued (or replayed)",

@@ -108,6 +108,17 @@ export function generationRequestSchema(limits: Limits) {
   }).openapi("GenerationRequest");
 }
 
+/** The request of both creation routes: the generation body and the optional `Idempotency-Key`. */
+export function creationRequest(limits: Limits) {
+  return {
+    body: {
+      required: true,
+      content: { "application/json": { schema: generationRequestSchema(limits) } },
+    },
+    headers: IdempotencyHeader,
+  };
+}
+
 /** The validated request type. */
 export type GenerationRequest = z.infer<ReturnType<typeof generationRequestSchema>>;
 

@@ -86,18 +86,6 @@ function latentFeeds(engine: Engine, seed: number, dims = LATENT): Record<string
   return { [spec.name]: floatTensor(data, dims, spec.dtype) };
 }
 
-/** Relative L2 distance of two float tensors (fp32 or fp16). */
-function distance(a: Tensor, b: Tensor): number {
-  const [x, y] = [asFloat32(a), asFloat32(b)];
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < y.length; i++) {
-    diff += (x[i] - y[i]) ** 2;
-    norm += y[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
-
 async function refuses(
   engine: Engine,
   feeds: Record<string, Tensor>,
@@ -211,10 +199,10 @@ const CONTRACT: ConformanceCase[] = [
         const [a, b] = [latentFeeds(engine, 3), latentFeeds(engine, 4)];
         const soloA = (await engine.run(a)).sample;
         const soloB = (await engine.run(b)).sample;
-        assert.ok(distance(soloA, soloB) > 0.1, "the two inputs give different images");
+        assert.ok(compare(soloA, soloB).relL2 > 0.1, "the two inputs give different images");
         const [gotA, gotB] = await Promise.all([engine.run(a), engine.run(b)]);
-        assert.ok(distance(gotA.sample, soloA) < 1e-5);
-        assert.ok(distance(gotB.sample, soloB) < 1e-5);
+        assert.ok(compare(gotA.sample, soloA).relL2 < 1e-5);
+        assert.ok(compare(gotB.sample, soloB).relL2 < 1e-5);
       }),
   },
   {

@@ -34,7 +34,8 @@ import { loadOnnxEngine } from "../../lib/engine/onnx.ts";
 import { checkPlanCompatibility } from "../../lib/engine/plan_compat.ts";
 import { openTensorRtEngine, runtimeOf, tensorRtVersionInfo } from "../../lib/engine/tensorrt.ts";
 import type { TensorRtVersionInfo } from "../../lib/engine/tensorrt_abi.ts";
-import { asFloat32, floatTensor } from "../../lib/engine/tensors.ts";
+import { floatTensor } from "../../lib/engine/tensors.ts";
+import { compare } from "../engine/goldens.ts";
 import { runTrtConformance } from "./_trt_conformance.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -150,21 +151,6 @@ function feedsFor(
   return feeds;
 }
 
-function compare(a: Tensor, b: Tensor): { relL2: number; maxAbs: number } {
-  const x = asFloat32(a);
-  const y = asFloat32(b);
-  let diff = 0;
-  let norm = 0;
-  let maxAbs = 0;
-  for (let i = 0; i < x.length; i++) {
-    const d = x[i] - y[i];
-    diff += d * d;
-    norm += x[i] * x[i];
-    maxAbs = Math.max(maxAbs, Math.abs(d));
-  }
-  return { relL2: Math.sqrt(diff / Math.max(norm, 1e-30)), maxAbs };
-}
-
 function specsOf(entry: NonNullable<Manifest["components"]["transformer"]>): TensorSpec[] {
   return entry.inputs.map((io) => ({
     name: io.name,
@@ -227,7 +213,7 @@ async function compareComponents(dir: string, manifest: Manifest, library: strin
         const feeds = feedsFor(inputs, dims, vocab, 7);
         const [want, got] = [await cpu.run(feeds), await gpu.run(feeds)];
         for (const spec of cpu.outputs) {
-          const { relL2, maxAbs } = compare(want[spec.name], got[spec.name]);
+          const { relL2, maxAbs } = compare(got[spec.name], want[spec.name]);
           const limit = TOLERANCE[entry.precision];
           check(
             relL2 <= limit && got[spec.name].dims.join() === want[spec.name].dims.join(),
@@ -297,7 +283,7 @@ async function ditStep(dir: string, manifest: Manifest, library: string): Promis
       await engine.close();
     }
   }
-  const { maxAbs } = compare(results["false"], results["true"]);
+  const { maxAbs } = compare(results["true"], results["false"]);
   check(maxAbs <= 1e-3, `CUDA-graph replay matches enqueueV3: max abs ${maxAbs.toExponential(2)}`);
 }
 

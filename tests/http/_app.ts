@@ -9,6 +9,7 @@ import type { App, Phase } from "../../lib/http/deps.ts";
 import { createRegistry } from "../../lib/http/metrics.ts";
 import type { GeneratorInfo } from "../../lib/jobs/generator.ts";
 import { createLogger } from "../../lib/log.ts";
+import { type CallOptions, requestInit } from "../service/_harness.ts";
 import { type FakeJobs, fakeJobs } from "./_fake_jobs.ts";
 
 /** The two API keys every test app accepts. */
@@ -27,11 +28,7 @@ export interface TestApp {
   /** The owner id of an API key. */
   owner(key: string): Promise<string>;
   /** A request with `key` as bearer token and `body` as JSON (when given). */
-  call(
-    method: string,
-    path: string,
-    options?: { key?: string; body?: unknown; headers?: Record<string, string> },
-  ): Promise<Response>;
+  call(method: string, path: string, options?: CallOptions): Promise<Response>;
 }
 
 /** Builds the app over a fresh fake; `env` overrides the `HYDIT_*` settings. */
@@ -68,15 +65,7 @@ export async function testApp(env: Record<string, string> = {}): Promise<TestApp
     logs,
     state,
     owner: async (key) => (await auth.verify(`Bearer ${key}`))!,
-    call(method, path, options = {}) {
-      const headers: Record<string, string> = { ...options.headers };
-      if (options.key) headers.authorization = `Bearer ${options.key}`;
-      let body: string | undefined;
-      if (options.body !== undefined) {
-        headers["content-type"] ??= "application/json";
-        body = JSON.stringify(options.body);
-      }
-      return Promise.resolve(app.request(path, { method, headers, body }));
-    },
+    call: (method, path, options) =>
+      Promise.resolve(app.request(path, requestInit(method, options))),
   };
 }

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { ImageMeta } from "../../lib/jobs/job.ts";
+import { testImageMeta } from "../service/_params.ts";
 import { fakeJob, statusOf } from "./_fake_jobs.ts";
 import { KEY_A, KEY_B, testApp } from "./_app.ts";
 
@@ -238,19 +239,7 @@ Deno.test("GET and DELETE /v1/jobs/{id} go through the facade; an unknown or for
 Deno.test("GET /v1/images/{id} serves bytes with type and cache headers, 304 on its ETag, 404 once gone", async () => {
   const t = await testApp();
   const id = "b".repeat(32);
-  const meta: ImageMeta = {
-    id,
-    seed: 1,
-    width: 8,
-    height: 8,
-    format: "webp",
-    bytes: 3,
-    jobId: "c".repeat(32),
-    owner: await t.owner(KEY_A),
-    createdAt: Date.now(),
-    expiresAt: Date.now() + 3_600_000,
-    etag: `"${id}"`,
-  };
+  const meta = testImageMeta(id, await t.owner(KEY_A), { format: "webp" });
   t.jobs.images.set(id, { meta, bytes: new Uint8Array([1, 2, 3]) });
   const res = await t.call("GET", `/v1/images/${id}`, { key: KEY_A });
   assert.equal(res.status, 200);

@@ -180,14 +180,15 @@ export async function waitReady(server: ServerHandle, timeoutMs = 120_000): Prom
   throw new Error(`Server did not become ready:\n${server.logs.slice(-30).join("\n")}`);
 }
 
-/** JSON request helper: returns status, headers and parsed body (or text). */
-export async function call(
-  server: { url: string },
-  method: string,
-  path: string,
-  options: { body?: unknown; key?: string; headers?: Record<string, string> } = {},
-  // deno-lint-ignore no-explicit-any
-): Promise<{ status: number; headers: Headers; body: any }> {
+/** What a test request carries: an API key, a JSON body, extra headers. */
+export interface CallOptions {
+  body?: unknown;
+  key?: string;
+  headers?: Record<string, string>;
+}
+
+/** The RequestInit of a test request: bearer key and JSON body (with its content type) when given. */
+export function requestInit(method: string, options: CallOptions = {}): RequestInit {
   const headers: Record<string, string> = { ...options.headers };
   if (options.key) headers.authorization = `Bearer ${options.key}`;
   let body: string | undefined;
@@ -195,7 +196,18 @@ export async function call(
     headers["content-type"] ??= "application/json";
     body = JSON.stringify(options.body);
   }
-  const res = await fetch(`${server.url}${path}`, { method, headers, body });
+  return { method, headers, body };
+}
+
+/** JSON request helper: returns status, headers and parsed body (or text). */
+export async function call(
+  server: { url: string },
+  method: string,
+  path: string,
+  options: CallOptions = {},
+  // deno-lint-ignore no-explicit-any
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(`${server.url}${path}`, requestInit(method, options));
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -239,4 +251,27 @@ export async function stateDir(): Promise<{ dir: string; openKv: () => Promise<D
   const dir = await Deno.makeTempDir({ prefix: "hydit-state-" });
   await Deno.mkdir(`${dir}/kv`);
   return { dir, openKv: () => Deno.openKv(`${dir}/kv/hydit.kv`) };
+}
+
+/** Writes `dir/schedules.json` with one every-minute schedule `name` (64x64, 2 steps); returns its path. */
+export async function writeSchedules(dir: string, name: string): Promise<string> {
+  const path = `${dir}/schedules.json`;
+  const schedule = {
+    name,
+    cron: "* * * * *",
+    request: { prompt: "tick", size: "64x64", steps: 2 },
+  };
+  await Deno.writeTextFile(path, JSON.stringify({ schedules: [schedule] }));
+  return path;
+}
+
+/** Submits `body` as a job and waits until it runs; returns its id. */
+export async function runningJob(server: { url: string }, body: unknown): Promise<string> {
+  const { body: job } = await call(server, "POST", "/v1/jobs", { body });
+  await until(
+    async () => (await call(server, "GET", `/v1/jobs/${job.id}`)).body.status === "running",
+    30_000,
+    `job ${job.id} to run`,
+  );
+  return job.id;
 }

@@ -5,7 +5,15 @@
 import assert from "node:assert/strict";
 import sharp from "sharp";
 import { withKvRetry } from "../../lib/jobs/kv_retry.ts";
-import { call, freePort, startServer, until, waitJob } from "./_harness.ts";
+import {
+  call,
+  freePort,
+  runningJob,
+  startServer,
+  until,
+  waitJob,
+  writeSchedules,
+} from "./_harness.ts";
 
 Deno.test("kill -9 mid-generation, restart: the job completes with nothing lost", async () => {
   // The lease must outlast scheduling hiccups of a loaded CI machine (renewal runs every lease/3),
@@ -54,14 +62,7 @@ Deno.test("kill -9 mid-generation, restart: the job completes with nothing lost"
 
 Deno.test("SIGTERM: not ready at once, in-flight job finishes, exit 0 within the grace period", async () => {
   const server = await startServer({ env: { HYDIT_GRACE_MS: "15000" } });
-  const job = await call(server, "POST", "/v1/jobs", {
-    body: { prompt: "finish me", size: "128x128", steps: 150 },
-  });
-  await until(
-    async () => (await call(server, "GET", `/v1/jobs/${job.body.id}`)).body.status === "running",
-    30_000,
-    "run",
-  );
+  const id = await runningJob(server, { prompt: "finish me", size: "128x128", steps: 150 });
   const t0 = Date.now();
   server.proc.kill("SIGTERM");
   await until(async () => (await call(server, "GET", "/readyz")).status === 503, 2000, "not ready");
@@ -74,26 +75,19 @@ Deno.test("SIGTERM: not ready at once, in-flight job finishes, exit 0 within the
   assert.equal(status.code, 0);
   assert.ok(Date.now() - t0 < 15_000);
   const kv = await Deno.openKv(`${server.dir}/kv/hydit.kv`);
-  const record = (await withKvRetry(() => kv.get<{ state: string }>(["jobs", job.body.id]))).value;
+  const record = (await withKvRetry(() => kv.get<{ state: string }>(["jobs", id]))).value;
   kv.close();
   assert.equal(record?.state, "succeeded");
 });
 
 Deno.test("SIGTERM: a job longer than the grace period is released and resumes after restart", async () => {
   const server = await startServer({ env: { HYDIT_GRACE_MS: "300" } });
-  const job = await call(server, "POST", "/v1/jobs", {
-    body: { prompt: "too long", size: "128x128", steps: 200 },
-  });
-  await until(
-    async () => (await call(server, "GET", `/v1/jobs/${job.body.id}`)).body.status === "running",
-    30_000,
-    "run",
-  );
+  const id = await runningJob(server, { prompt: "too long", size: "128x128", steps: 200 });
   const status = await server.stop();
   assert.equal(status.code, 0);
   const restarted = await startServer({ dir: server.dir, port: server.port });
   try {
-    const done = await waitJob(restarted, job.body.id, { timeoutMs: 60_000 });
+    const done = await waitJob(restarted, id, { timeoutMs: 60_000 });
     assert.equal(done.status, "succeeded");
     assert.equal(done.attempts, 1, "a drained run does not count as an attempt");
     assert.ok(server.records().some((r) => r.msg === "job released for another worker"));
@@ -106,17 +100,7 @@ Deno.test({
   name: "two processes on one KV file run each cron slot exactly once",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "hydit-cron-" });
-    const schedules = `${dir}/schedules.json`;
-    await Deno.writeTextFile(
-      schedules,
-      JSON.stringify({
-        schedules: [{
-          name: "every-minute",
-          cron: "* * * * *",
-          request: { prompt: "tick", size: "64x64", steps: 2 },
-        }],
-      }),
-    );
+    const schedules = await writeSchedules(dir, "every-minute");
     const env = { HYDIT_SCHEDULES: schedules };
     const a = await startServer({ dir, env: { ...env, HYDIT_WORKER_ID: "a" } });
     const b = await startServer({ dir, port: freePort(), env: { ...env, HYDIT_WORKER_ID: "b" } });

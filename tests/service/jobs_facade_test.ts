@@ -6,13 +6,12 @@
 import assert from "node:assert/strict";
 import { parseCron } from "../../lib/jobs/cron.ts";
 import { createJobEvents } from "../../lib/jobs/events.ts";
-import { type ImageMeta, keys } from "../../lib/jobs/job.ts";
+import { keys } from "../../lib/jobs/job.ts";
 import { createJobs, type JobsOptions, type Submission } from "../../lib/jobs/jobs.ts";
 import { openResultsStore, type ResultsStore } from "../../lib/jobs/results.ts";
 import { cancelJob } from "../../lib/jobs/store.ts";
-import { createWorker } from "../../lib/jobs/worker.ts";
-import { fakeGenerator } from "./_fake_generator.ts";
-import { testParams } from "./_params.ts";
+import { testWorker } from "./_worker.ts";
+import { testImageMeta, testParams } from "./_params.ts";
 
 const PARAMS = testParams({ steps: 4, n: 2 });
 
@@ -49,9 +48,21 @@ async function setup(policy: Partial<JobsOptions["policy"]> = {}) {
   return { kv, results, events, jobs, options, asked, submit, close };
 }
 
-Deno.test("Jobs.submit() queues and wakes the worker, replays a key, refuses another body and a full queue", async () => {
-  const s = await setup();
-  try {
+/** A test over a fresh facade, closed afterwards. */
+function facadeTest(name: string, fn: (s: Awaited<ReturnType<typeof setup>>) => Promise<void>) {
+  Deno.test(name, async () => {
+    const s = await setup();
+    try {
+      await fn(s);
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+facadeTest(
+  "Jobs.submit() queues and wakes the worker, replays a key, refuses another body and a full queue",
+  async (s) => {
     const idempotency = { key: "jobs:k1", bodyHash: "h1" };
     const first = await s.jobs.submit({ owner: "a", params: PARAMS, idempotency });
     assert.equal(first.kind, "created");
@@ -74,14 +85,12 @@ Deno.test("Jobs.submit() queues and wakes the worker, replays a key, refuses ano
     const full = await s.jobs.submit({ owner: "a", params: PARAMS });
     // Three queued jobs of 2 x 4 steps at 0.5 s per step: one job's worth is 4 s.
     assert.deepEqual(full, { kind: "full", depth: 3, retryAfterSeconds: 4 });
-  } finally {
-    await s.close();
-  }
-});
+  },
+);
 
-Deno.test("Jobs.view() shows a job only to its owner (scheduled jobs to every key) with its queue estimate", async () => {
-  const s = await setup();
-  try {
+facadeTest(
+  "Jobs.view() shows a job only to its owner (scheduled jobs to every key) with its queue estimate",
+  async (s) => {
     const first = await s.submit();
     const scheduled = await s.submit({ owner: "*", schedule: "tick" });
     const mine = await s.submit();
@@ -96,14 +105,12 @@ Deno.test("Jobs.view() shows a job only to its owner (scheduled jobs to every ke
       position: null,
       etaSeconds: null,
     });
-  } finally {
-    await s.close();
-  }
-});
+  },
+);
 
-Deno.test("Jobs.cancel() ends a queued job at once, flags a running one and stops it here; others see nothing", async () => {
-  const s = await setup();
-  try {
+facadeTest(
+  "Jobs.cancel() ends a queued job at once, flags a running one and stops it here; others see nothing",
+  async (s) => {
     const queued = await s.submit();
     assert.equal(await s.jobs.cancel(queued, "b"), null);
     assert.equal(await s.jobs.cancel(queued, "a"), "cancelled");
@@ -118,10 +125,8 @@ Deno.test("Jobs.cancel() ends a queued job at once, flags a running one and stop
     assert.deepEqual(s.asked.cancelLocal, [running]);
     assert.equal((await s.kv.get(keys.cancel(running))).value, true);
     assert.equal(await s.jobs.cancel(queued, "a"), "finished");
-  } finally {
-    await s.close();
-  }
-});
+  },
+);
 
 /** Counts reads of each image file. */
 function countingReads(results: ResultsStore) {
@@ -136,43 +141,33 @@ function countingReads(results: ResultsStore) {
   return { store, reads };
 }
 
-Deno.test("Jobs.wait() ends on the job's final event with the image bytes, reading no image back", async () => {
-  const s = await setup();
-  const { store, reads } = countingReads(s.results);
-  const jobs = createJobs({ ...s.options, results: store });
-  const worker = createWorker({
-    kv: s.kv,
-    generator: fakeGenerator(2),
-    results: s.results,
-    events: s.events,
-    log: () => {},
-    identity: { id: "w", boot: "b" },
-    concurrency: 1,
-    leaseMs: 5000,
-    pollMs: 50,
-    retentionMs: 60_000,
-  });
-  try {
-    const id = await s.submit();
-    const waiting = jobs.wait(id, { timeoutMs: 30_000, pollMs: 60_000 });
-    worker.start();
-    const { job, images } = await waiting;
-    assert.equal(job?.state, "succeeded");
-    assert.equal(job?.images.length, 2);
-    assert.deepEqual([...images.keys()], job!.images.map((i) => i.id));
-    for (const ref of job!.images) {
-      assert.deepEqual(images.get(ref.id), await s.results.read(ref.id, ref.format));
+facadeTest(
+  "Jobs.wait() ends on the job's final event with the image bytes, reading no image back",
+  async (s) => {
+    const { store, reads } = countingReads(s.results);
+    const jobs = createJobs({ ...s.options, results: store });
+    const worker = testWorker(s);
+    try {
+      const id = await s.submit();
+      const waiting = jobs.wait(id, { timeoutMs: 30_000, pollMs: 60_000 });
+      worker.start();
+      const { job, images } = await waiting;
+      assert.equal(job?.state, "succeeded");
+      assert.equal(job?.images.length, 2);
+      assert.deepEqual([...images.keys()], job!.images.map((i) => i.id));
+      for (const ref of job!.images) {
+        assert.deepEqual(images.get(ref.id), await s.results.read(ref.id, ref.format));
+      }
+      assert.deepEqual(reads, [], "the wait read no image file");
+    } finally {
+      await worker.drain(1000);
     }
-    assert.deepEqual(reads, [], "the wait read no image file");
-  } finally {
-    await worker.drain(1000);
-    await s.close();
-  }
-});
+  },
+);
 
-Deno.test("Jobs.wait() follows a job ended by another process by polling, and times out on a live one", async () => {
-  const s = await setup();
-  try {
+facadeTest(
+  "Jobs.wait() follows a job ended by another process by polling, and times out on a live one",
+  async (s) => {
     const elsewhere = await s.submit();
     setTimeout(() => cancelJob(s.kv, elsewhere, 60_000), 50);
     const ended = await s.jobs.wait(elsewhere, { timeoutMs: 10_000, pollMs: 20 });
@@ -185,28 +180,14 @@ Deno.test("Jobs.wait() follows a job ended by another process by polling, and ti
     controller.abort();
     const aborted = await s.jobs.wait(live, { timeoutMs: 60_000, signal: controller.signal });
     assert.equal(aborted.job?.state, "queued");
-  } finally {
-    await s.close();
-  }
-});
+  },
+);
 
-Deno.test("Jobs.readImage() gives an image to its owner until it expires, bytes read on demand", async () => {
-  const s = await setup();
-  try {
+facadeTest(
+  "Jobs.readImage() gives an image to its owner until it expires, bytes read on demand",
+  async (s) => {
     const id = "c".repeat(32);
-    const meta: ImageMeta = {
-      id,
-      seed: 1,
-      width: 2,
-      height: 2,
-      format: "png",
-      bytes: 3,
-      jobId: "d".repeat(32),
-      owner: "a",
-      createdAt: Date.now(),
-      expiresAt: Date.now() + 60_000,
-      etag: `"${id}"`,
-    };
+    const meta = testImageMeta(id, "a");
     await s.kv.set(keys.image(id), meta);
     await s.results.write(id, "png", new Uint8Array([1, 2, 3]));
     assert.equal(await s.jobs.readImage(id, "b"), null);
@@ -217,22 +198,20 @@ Deno.test("Jobs.readImage() gives an image to its owner until it expires, bytes 
     assert.equal(await image.read(), null);
     await s.kv.set(keys.image(id), { ...meta, expiresAt: Date.now() - 1 });
     assert.equal(await s.jobs.readImage(id, "a"), null);
-  } finally {
-    await s.close();
-  }
-});
+  },
+);
 
-Deno.test("Jobs.listSchedules() pairs each schedule with its last run in KV and its next run", async () => {
-  const s = await setup();
-  const schedule = {
-    name: "tick",
-    cron: "0 6 * * *",
-    spec: parseCron("0 6 * * *"),
-    params: PARAMS,
-    fixedSeed: false,
-  };
-  const jobs = createJobs({ ...s.options, schedules: [schedule] });
-  try {
+facadeTest(
+  "Jobs.listSchedules() pairs each schedule with its last run in KV and its next run",
+  async (s) => {
+    const schedule = {
+      name: "tick",
+      cron: "0 6 * * *",
+      spec: parseCron("0 6 * * *"),
+      params: PARAMS,
+      fixedSeed: false,
+    };
+    const jobs = createJobs({ ...s.options, schedules: [schedule] });
     assert.deepEqual((await jobs.listSchedules()).map((x) => x.lastRun), [null]);
     const state = {
       lastSlot: 1,
@@ -247,7 +226,5 @@ Deno.test("Jobs.listSchedules() pairs each schedule with its last run in KV and 
     assert.equal(listed.schedule.name, "tick");
     assert.equal(listed.nextRun?.getUTCHours(), 6);
     assert.ok(listed.nextRun!.getTime() > Date.now());
-  } finally {
-    await s.close();
-  }
-});
+  },
+);

@@ -3,7 +3,7 @@
  * exactly once and validly signed.
  */
 import assert from "node:assert/strict";
-import { expectedSignature, receiver } from "./_receiver.ts";
+import { assertWebhook, receiver } from "./_receiver.ts";
 import { call, startServer, until } from "./_harness.ts";
 
 const SECRET = "restart-secret";
@@ -54,15 +54,7 @@ Deno.test("kill -9 while a webhook retry is pending, restart: delivered exactly 
       last_error: null,
     });
     for (const got of r.received) {
-      assert.equal(got.headers.get("webhook-id"), `${id}.succeeded`);
-      assert.equal(
-        got.headers.get("webhook-signature"),
-        expectedSignature(SECRET, got.headers, got.body),
-      );
-      const payload = JSON.parse(got.body);
-      assert.equal(payload.type, "job.succeeded");
-      assert.equal(payload.job.id, id);
-      assert.equal(payload.job.images.length, 1);
+      assert.equal(assertWebhook(got, SECRET, id, "succeeded").job.images.length, 1);
     }
     assert.ok(second.records().some((x) => x.msg === "webhook delivered" && x.job === id));
   } finally {

@@ -9,10 +9,10 @@ import type { JobRecord } from "../../lib/jobs/job.ts";
 import { claimNext, commitUnderLease } from "../../lib/jobs/lease.ts";
 import { finalizeJob, submitJob } from "../../lib/jobs/store.ts";
 import { retryDelayMs, sendWebhook, signWebhook } from "../../lib/jobs/webhook.ts";
-import { call, stateDir, until, waitJob } from "./_harness.ts";
+import { call, stateDir, until, waitJob, writeSchedules } from "./_harness.ts";
 import { startInProcess } from "./_in_process.ts";
 import { testParams } from "./_params.ts";
-import { expectedSignature, receiver } from "./_receiver.ts";
+import { assertWebhook, expectedSignature, receiver } from "./_receiver.ts";
 
 const SECRET = "service-secret";
 
@@ -84,14 +84,7 @@ Deno.test("the service signs and retries a job's webhook and records the deliver
       last_error: null,
     });
     assert.deepEqual(r.received.map((x) => x.status), [502, 200]);
-    const last = r.received[1];
-    assert.equal(
-      last.headers.get("webhook-signature"),
-      expectedSignature("hook-secret", last.headers, last.body),
-    );
-    const payload = JSON.parse(last.body);
-    assert.equal(payload.type, "job.succeeded");
-    assert.equal(payload.job.id, id);
+    const payload = assertWebhook(r.received[1], "hook-secret", id, "succeeded");
     assert.equal(payload.job.images.length, 1);
   } finally {
     await server.stop();
@@ -122,14 +115,7 @@ Deno.test("a job failed for losing its workers too often sends its webhook", asy
   const server = await startInProcess({ dir, env: { HYDIT_WEBHOOK_SECRET: SECRET } });
   try {
     await until(() => Promise.resolve(r.received.length > 0), 30_000, "the webhook");
-    const got = r.received[0];
-    assert.equal(got.headers.get("webhook-id"), `${id}.failed`);
-    assert.equal(
-      got.headers.get("webhook-signature"),
-      expectedSignature(SECRET, got.headers, got.body),
-    );
-    const payload = JSON.parse(got.body);
-    assert.equal(payload.type, "job.failed");
+    const payload = assertWebhook(r.received[0], SECRET, id, "failed");
     assert.equal(payload.job.error.code, "worker_lost");
     await until(
       async () => (await call(server, "GET", `/v1/jobs/${id}`)).body.webhook.delivered,
@@ -147,17 +133,7 @@ Deno.test({
   name: "a scheduled run that finds the queue full is recorded, visible, and retried in its slot",
   async fn() {
     const { dir, openKv } = await stateDir();
-    const schedules = `${dir}/schedules.json`;
-    await Deno.writeTextFile(
-      schedules,
-      JSON.stringify({
-        schedules: [{
-          name: "tick",
-          cron: "* * * * *",
-          request: { prompt: "tick", size: "64x64", steps: 2 },
-        }],
-      }),
-    );
+    const schedules = await writeSchedules(dir, "tick");
     // Fill the queue (depth 1) with a job that another, live worker holds.
     let kv = await openKv();
     const blocker = await submitJob(kv, { owner: "elsewhere", params: PARAMS }, {
