@@ -9,7 +9,13 @@ export { createApp } from "./app.ts";
 export { type Authenticator, createAuthenticator } from "./auth.ts";
 export type { App, AppDeps, AppEnv, Phase } from "./deps.ts";
 export { HttpError, validationError } from "./errors.ts";
-export { createRegistry, type Registry } from "./metrics.ts";
+export {
+  type Counter,
+  createRegistry,
+  type Gauge,
+  type Histogram,
+  type Registry,
+} from "./metrics.ts";
 export { toParams } from "./params.ts";
 export { type GenerationRequest, generationRequestSchema, type Limits } from "./schemas.ts";
 export { finishedStatus, jobView } from "./views.ts";

@@ -91,27 +91,23 @@ export function mountOpsRoutes(api: App, deps: AppDeps): void {
       },
     }),
     async (c) => {
-      const data = (await deps.jobs.listSchedules()).map(
-        ({ schedule: s, lastRun: state, nextRun }) => {
-          return {
-            name: s.name,
-            cron: s.cron,
-            next_run: nextRun ? nextRun.toISOString() : null,
-            last_run: state
-              ? {
-                slot: new Date(state.lastSlot).toISOString(),
-                at: new Date(state.lastRunAt).toISOString(),
-                status: state.status,
-                tries: state.tries,
-                job_id: state.lastJobId,
-                error: state.error ?? null,
-              }
-              : null,
-            request: requestEcho(s.params),
-            webhook: s.webhook !== undefined,
-          };
-        },
-      );
+      const data = (await deps.jobs.listSchedules()).map(({ schedule, lastRun, nextRun }) => ({
+        name: schedule.name,
+        cron: schedule.cron,
+        next_run: nextRun ? nextRun.toISOString() : null,
+        last_run: lastRun
+          ? {
+            slot: new Date(lastRun.lastSlot).toISOString(),
+            at: new Date(lastRun.lastRunAt).toISOString(),
+            status: lastRun.status,
+            tries: lastRun.tries,
+            job_id: lastRun.lastJobId,
+            error: lastRun.error ?? null,
+          }
+          : null,
+        request: requestEcho(schedule.params),
+        webhook: schedule.webhook !== undefined,
+      }));
       return c.json({ data }, 200);
     },
   );

@@ -147,7 +147,8 @@ export const IdempotencyHeader = z.object({
   }),
 });
 
-const ImageSchema = z.object({
+/** An image as the API shows it. */
+export const ImageSchema = z.object({
   id: z.string(),
   url: z.string(),
   seed: z.number().int(),
@@ -191,6 +192,12 @@ export const JobSchema = z.object({
   }).nullable(),
   links: z.object({ self: z.string(), events: z.string(), cancel: z.string() }),
 }).openapi("Job");
+
+/** A job as the API shows it (the body of `GET /v1/jobs/{id}`). */
+export type JobView = z.infer<typeof JobSchema>;
+
+/** An image as the API shows it. */
+export type ImageView = z.infer<typeof ImageSchema>;
 
 /** The synchronous generation response (OpenAI-compatible `data`, plus seed and timings). */
 export const GenerationResponseSchema = z.object({

@@ -5,6 +5,7 @@
  */
 import type { ImageRef, JobRecord, JobStatus } from "../jobs/mod.ts";
 import { requestEcho } from "./params.ts";
+import type { ImageView, JobView } from "./schemas.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -14,12 +15,12 @@ export function imageUrl(base: string, id: string): string {
 }
 
 /** The API view of one image. */
-export function imageView(base: string, ref: ImageRef) {
+export function imageView(base: string, ref: ImageRef): ImageView {
   return { ...ref, url: imageUrl(base, ref.id) };
 }
 
 /** The API view of a job (`GET /v1/jobs/{id}`, SSE and webhook payloads). */
-export function jobView(base: string, status: JobStatus) {
+export function jobView(base: string, status: JobStatus): JobView {
   const { job, progress, estimate } = status;
   const self = `${base}/v1/jobs/${job.id}`;
   return {
@@ -46,7 +47,7 @@ export function jobView(base: string, status: JobStatus) {
   };
 }
 
-function webhookView(job: JobRecord) {
+function webhookView(job: JobRecord): JobView["webhook"] {
   if (!job.webhook) return null;
   const w = job.webhook;
   return {
