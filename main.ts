@@ -1,33 +1,16 @@
 /**
- * Service entry point: configuration from flags and `HYDIT_*` variables, then the HTTP API, job worker,
- * schedules and drain on SIGTERM/SIGINT (see the README's configuration table). The engine backend is
- * chosen per engine folder (TensorRT when its shim and plans fit this GPU, else ONNX Runtime), and the
- * diffusion pipeline runs on worker threads (one per HYDIT_CONCURRENCY slot) so inference never blocks
- * HTTP.
+ * Service entry point: configuration from flags and `HYDIT_*` variables (see the README's
+ * configuration table), then the service of lib/service.ts, drained on SIGTERM/SIGINT. Run it with
+ * `deno run` as the process that receives the signals (`deno task` does not forward SIGTERM).
+ *
+ * @module
  */
 import { loadConfig } from "./lib/config.ts";
-import { probeBackend } from "./lib/engine/backend_select.ts";
-import { createLogger } from "./lib/http/log.ts";
-import { startService } from "./lib/http/service.ts";
-import { threadedGenerator } from "./lib/jobs/threaded_generator.ts";
+import { createLogger } from "./lib/log.ts";
+import { startService } from "./lib/service.ts";
 
 const config = loadConfig(Deno.args);
-const log = createLogger(config.logLevel);
-const service = await startService(config, async (engineDir) => {
-  const choice = await probeBackend(engineDir, { preference: config.backend });
-  log("info", "engine backend chosen", { backend: choice.backend, reason: choice.reason });
-  return await threadedGenerator({
-    module: new URL("./lib/diffusion/pipeline.ts", import.meta.url).href,
-    exportName: "loadPipeline",
-    engineDir,
-    options: {
-      backend: choice.backend,
-      threads: config.threads,
-      sizeLimits: { min: config.minSide, max: config.maxSide },
-    },
-    threads: config.concurrency,
-  });
-});
+const service = await startService(config, { log: createLogger(config.logLevel) });
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.addSignalListener(signal, () => void service.shutdown());
 }

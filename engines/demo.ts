@@ -1,10 +1,13 @@
 /**
  * Builds the demo engine folder (engines/out/demo) from the bundled tiny random checkpoint unless it
  * is already there, so `deno task demo` serves on a fresh machine with no model download.
+ *
+ * @module
  */
 
-import { parseBuildArgs, runBuild } from "./build.ts";
-import { MANIFEST_FILE } from "./manifest.ts";
+import { MANIFEST_FILE } from "../lib/engine/mod.ts";
+import { parseBuildArgs } from "./build.ts";
+import { runBuild } from "./build_folder.ts";
 
 /** Where the demo engines go. */
 const DEMO_ENGINES = "engines/out/demo";
@@ -27,8 +30,7 @@ if (import.meta.main) {
     console.error(`${DEMO_ENGINES}: demo engines already built`);
   } else {
     console.error(`building demo engines from the tiny random checkpoint ${CHECKPOINT}`);
-    await runBuild(
-      parseBuildArgs(["--checkpoint", CHECKPOINT, "--out", DEMO_ENGINES, "--precision", "fp32"]),
-    );
+    const args = ["--checkpoint", CHECKPOINT, "--out", DEMO_ENGINES, "--precision", "fp32"];
+    await runBuild(parseBuildArgs(args));
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type BackendPreference, parseBackendPreference } from "./engine/backend_select.ts";
+import { type BackendPreference, parseBackendPreference } from "./engine/mod.ts";
 
 /** The service's settings, resolved from flags, environment and defaults. */
 export interface Config {
@@ -68,6 +68,8 @@ export interface Config {
    * `tensorrt` (fail instead of falling back) or `onnx` (`HYDIT_BACKEND`). @default "auto"
    */
   backend: BackendPreference;
+  /** Path of the TensorRT FFI shim (`HYDIT_TRT_SHIM`, `--trt-shim`). @default "<repo>/ffi/build/libhydit_trt.so" */
+  trtShim: string;
 }
 
 interface Setting {
@@ -118,6 +120,7 @@ const SETTINGS: Record<keyof Config, Setting> = {
   threads: { env: "HYDIT_THREADS", flag: "threads", kind: "int", min: 0, max: 256 },
   logLevel: { env: "HYDIT_LOG_LEVEL", flag: "log-level", kind: "string" },
   backend: { env: "HYDIT_BACKEND", flag: "backend", kind: "string" },
+  trtShim: { env: "HYDIT_TRT_SHIM", flag: "trt-shim", kind: "string" },
 };
 
 function defaults(): Config {
@@ -150,6 +153,7 @@ function defaults(): Config {
     threads: 0,
     logLevel: "info",
     backend: "auto",
+    trtShim: new URL("../ffi/build/libhydit_trt.so", import.meta.url).pathname,
   };
 }
 
@@ -214,5 +218,6 @@ export function loadConfig(
     throw new RangeError("Cannot read settings: HYDIT_MIN_SIDE is larger than HYDIT_MAX_SIDE");
   }
   if (result.workerId === "") result.workerId = `${Deno.hostname()}:${result.port}`;
+  if (result.trtShim === "") result.trtShim = defaults().trtShim;
   return result;
 }

@@ -27,10 +27,16 @@ export interface StepResult {
   predOriginalSample: Float32Array;
 }
 
+/** The samplers this project implements: DDPM, DDIM and DPM-Solver++ 2M. */
+export const SAMPLERS = ["ddpm", "ddim", "dpmpp"] as const;
+
+/** One of {@linkcode SAMPLERS}. */
+export type SchedulerKind = typeof SAMPLERS[number];
+
 /** A sampler: diffusers' set_timesteps / step pair, state kept inside the object. */
 export interface Scheduler {
   /** Which sampler this is. */
-  readonly kind: "ddpm" | "ddim" | "dpmpp";
+  readonly kind: SchedulerKind;
   /** Plans `n` inference steps, resets any multistep state and returns the timesteps, first to last. */
   setTimesteps(n: number): number[];
   /** One denoising step from timestep `t` given the (guided) model output for `sample`. */

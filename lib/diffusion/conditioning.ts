@@ -1,6 +1,6 @@
 /**
  * Per-step and per-request conditioning inputs of the DiT besides the text: the timestep vector, and for
- * v1.0/v1.1 checkpoints `image_meta_size` and `style` (hunyuandit.md sections 1.2 and 4.5).
+ * v1.0/v1.1 checkpoints `image_meta_size` and `style` (their order: docs/model-decisions.md).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Classifier-free guidance on the batched DiT output (hunyuandit.md section 4.3).
+ * Classifier-free guidance on the batched DiT output, with diffusers' optional `rescale_noise_cfg`.
  *
  * @module
  */

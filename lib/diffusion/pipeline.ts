@@ -2,29 +2,29 @@
  * The text-to-image pipeline: tokenizers -> text encoders -> DiT denoising loop with classifier-free
  * guidance -> VAE decoder -> RGB bytes, on any engine backend. It reproduces diffusers'
  * `HunyuanDiTPipeline` step for step (same prompt batching [negative; positive], same noise draws from
- * a torch-compatible CPU generator, same scheduler arithmetic, same 8-bit rounding).
+ * a torch-compatible CPU generator, same scheduler arithmetic, same 8-bit rounding). This module
+ * loads and orchestrates; prompt_encoding.ts, denoise.ts and postprocess.ts do the work.
+ *
+ * @module
  */
 
-import type { Engine, Tensor } from "../engine/engine.ts";
 import {
   asFloat32,
-  convertFloat,
+  type Backend,
+  type Engine,
+  type EngineSet,
   floatTensor,
-  hasInput,
   inputType,
-  intTensor,
-} from "../engine/tensors.ts";
-import type { BertTokenizer } from "../text/bert_wordpiece.ts";
-import { loadBertTokenizer } from "../text/bert_wordpiece.ts";
-import { loadSentencePiece } from "../text/sentencepiece.ts";
-import { combineGuidance } from "./guidance.ts";
-import { imageMetaSize, type MetaSizeOrder, styleInput } from "./conditioning.ts";
-import { createGenerator } from "./noise.ts";
+  loadEngineSet,
+} from "../engine/mod.ts";
+import { type DitConfig, parseDitConfig } from "../onnx/mod.ts";
+import { loadBertTokenizer, loadSentencePiece } from "../text/mod.ts";
+import type { MetaSizeOrder } from "./conditioning.ts";
+import { denoise, type DenoiseHooks, VAE_FACTOR } from "./denoise.ts";
 import { toRgb8 } from "./postprocess.ts";
+import { encodePrompts, type PromptTokenizer } from "./prompt_encoding.ts";
 import { binResolution, type SizeLimits, validateSize } from "./resolution.ts";
-import { ropeTables } from "./rope.ts";
-import { createScheduler, type SchedulerKind } from "./schedulers.ts";
-import { type Backend, type EngineSet, loadEngineSet } from "../engine/engine_set.ts";
+import type { SchedulerKind } from "./schedulers.ts";
 
 /** One generation request (sizes in pixels). */
 export interface GenerationRequest {
@@ -44,13 +44,8 @@ export interface GenerationRequest {
   eta?: number;
 }
 
-/** Progress and cancellation hooks for one generation. */
-export interface GenerateOptions {
-  /** Called after each denoising step with the 1-based step number and the total. */
-  onStep?: (step: number, total: number) => void;
-  /** Checked before every step; an aborted signal ends the run with its reason (an AbortError). */
-  signal?: AbortSignal;
-}
+/** Progress and cancellation hooks for one generation (after each step; abort before each step). */
+export type GenerateOptions = DenoiseHooks;
 
 /** A finished generation. */
 export interface GenerationResult {
@@ -99,22 +94,24 @@ export interface PipelineOptions {
   backend?: Backend;
   /** ONNX Runtime intra-op threads (0 = default). */
   threads?: number;
+  /** Path of libhydit_trt.so; required for the tensorrt backend (`Config.trtShim`). */
+  trtShim?: string;
   /** v1.0/v1.1 image_meta_size order; default the order the checkpoints were trained with (width-first). */
   metaSizeOrder?: MetaSizeOrder;
   /** Accepted image sizes; defaults: 64..2048, multiples of 16. */
   sizeLimits?: SizeLimits;
 }
 
-const BERT_LENGTH = 77;
-const T5_LENGTH = 256;
-const VAE_FACTOR = 8;
-
 /** Loads the engines, tokenizers and scheduler config that `engines:build` wrote to `engineDir`. */
 export async function loadPipeline(
   engineDir: string,
   opts: PipelineOptions = {},
 ): Promise<Pipeline> {
-  const set = await loadEngineSet(engineDir, { backend: opts.backend, threads: opts.threads });
+  const set = await loadEngineSet(engineDir, {
+    backend: opts.backend,
+    threads: opts.threads,
+    trtShim: opts.trtShim,
+  });
   try {
     const m = set.manifest;
     if (!m.tokenizers.bert || !m.tokenizers.mt5 || !m.scheduler) {
@@ -132,79 +129,60 @@ export async function loadPipeline(
 }
 
 interface Tokenizers {
-  bert: BertTokenizer;
-  mt5: { encode(text: string, maxLength: number): { ids: Int32Array; mask: Int32Array } };
+  bert: PromptTokenizer;
+  mt5: PromptTokenizer;
   schedulerConfig: Record<string, unknown>;
 }
 
-/** Stacks per-row token ids/masks into one [rows, length] array. */
-function stack(rows: Int32Array[]): Int32Array {
-  const out = new Int32Array(rows.reduce((n, r) => n + r.length, 0));
-  let at = 0;
-  for (const r of rows) {
-    out.set(r, at);
-    at += r.length;
+/** The VAE's `scaling_factor`, which the latents are divided by before decoding. */
+function scalingFactorOf(config: Record<string, unknown>): number {
+  const factor = config.scaling_factor;
+  if (typeof factor !== "number" || !(factor > 0)) {
+    throw new Error(
+      `Cannot load the pipeline: vae config key "scaling_factor" must be a positive number, got ${
+        JSON.stringify(factor)
+      }`,
+    );
   }
-  return out;
+  return factor;
+}
+
+/** Decodes final latents to HWC RGB bytes. */
+async function decode(
+  vae: Engine,
+  latents: Float32Array,
+  size: { channels: number; height: number; width: number; scalingFactor: number },
+): Promise<Uint8Array> {
+  // torch divides an fp32 tensor by a Python float in fp32: round the factor first.
+  const factor = Math.fround(size.scalingFactor);
+  const scaled = latents.map((v) => v / factor);
+  const dims = [1, size.channels, size.height / VAE_FACTOR, size.width / VAE_FACTOR];
+  const decoded = await vae.run({ latent: floatTensor(scaled, dims, inputType(vae, "latent")) });
+  return toRgb8(asFloat32(decoded.sample), size.height, size.width);
 }
 
 function createPipeline(set: EngineSet, tk: Tokenizers, opts: PipelineOptions): Pipeline {
-  const dit = set.get("transformer");
-  const clip = set.get("text_encoder");
-  const t5 = set.get("text_encoder_2");
-  const vae = set.get("vae");
-  const ditConfig = set.manifest.components.transformer!.config;
-  const vaeConfig = set.manifest.components.vae!.config;
-  const heads = Number(ditConfig.num_attention_heads);
-  const headDim = Number(ditConfig.attention_head_dim);
-  const patchSize = Number(ditConfig.patch_size ?? 2);
-  const inChannels = Number(ditConfig.in_channels ?? 4);
-  const scalingFactor = Number(vaeConfig.scaling_factor);
-  const metaSize = hasInput(dit, "image_meta_size");
+  const engines = {
+    transformer: set.get("transformer"),
+    text_encoder: set.get("text_encoder"),
+    text_encoder_2: set.get("text_encoder_2"),
+    vae: set.get("vae"),
+  };
+  const dit = engines.transformer;
+  const config: DitConfig = parseDitConfig(set.manifest.components.transformer!.config);
+  const scalingFactor = scalingFactorOf(set.manifest.components.vae!.config);
+  const encoders = {
+    bert: tk.bert,
+    mt5: tk.mt5,
+    clip: engines.text_encoder,
+    t5: engines.text_encoder_2,
+    dit,
+  };
   const limits: Required<SizeLimits> = {
     min: opts.sizeLimits?.min ?? 64,
     max: opts.sizeLimits?.max ?? 2048,
-    multipleOf: opts.sizeLimits?.multipleOf ?? VAE_FACTOR * patchSize,
+    multipleOf: opts.sizeLimits?.multipleOf ?? VAE_FACTOR * config.patch,
   };
-  if (!(heads > 0 && headDim > 0 && scalingFactor > 0)) {
-    throw new Error(
-      "manifest configs lack num_attention_heads, attention_head_dim or scaling_factor",
-    );
-  }
-
-  /** Runs one text encoder on tokenized prompts; returns its states and the mask, typed for the DiT. */
-  async function encode(
-    engine: Engine,
-    rows: { ids: Int32Array; mask: Int32Array }[],
-    length: number,
-    names: [states: string, mask: string],
-  ): Promise<Record<string, Tensor>> {
-    const dims = [rows.length, length];
-    const mask = stack(rows.map((r) => r.mask));
-    const out = await engine.run({
-      input_ids: intTensor(stack(rows.map((r) => r.ids)), dims, inputType(engine, "input_ids")),
-      attention_mask: intTensor(mask, dims, inputType(engine, "attention_mask")),
-    });
-    return {
-      [names[0]]: convertFloat(out.last_hidden_state, inputType(dit, names[0])),
-      [names[1]]: intTensor(mask, dims, inputType(dit, names[1])),
-    };
-  }
-
-  /** Tokenizes and encodes the prompts (one row each) for both text encoders. */
-  async function encodeText(prompts: string[]): Promise<Record<string, Tensor>> {
-    const [clipFeeds, t5Feeds] = await Promise.all([
-      encode(clip, prompts.map((p) => tk.bert.encode(p, BERT_LENGTH)), BERT_LENGTH, [
-        "encoder_hidden_states",
-        "text_embedding_mask",
-      ]),
-      encode(t5, prompts.map((p) => tk.mt5.encode(p, T5_LENGTH)), T5_LENGTH, [
-        "encoder_hidden_states_t5",
-        "text_embedding_mask_t5",
-      ]),
-    ]);
-    return { ...clipFeeds, ...t5Feeds };
-  }
 
   async function generate(
     req: GenerationRequest,
@@ -213,112 +191,34 @@ function createPipeline(set: EngineSet, tk: Tokenizers, opts: PipelineOptions): 
     const requested = { width: req.width, height: req.height };
     validateSize(requested, limits);
     const { width, height } = req.resolutionBinning ?? true ? binResolution(requested) : requested;
-    const steps = req.steps;
-    if (!Number.isInteger(steps) || steps < 1) {
-      throw new RangeError(`steps must be a positive integer, got ${steps}`);
+    if (!Number.isInteger(req.steps) || req.steps < 1) {
+      throw new RangeError(`steps must be a positive integer, got ${req.steps}`);
     }
-    const cfg = req.guidanceScale > 1;
-    const batch = cfg ? 2 : 1;
     gopts.signal?.throwIfAborted();
-
+    const cfg = req.guidanceScale > 1;
     const prompts = cfg ? [req.negativePrompt ?? "", req.prompt] : [req.prompt];
     const started = performance.now();
-    const text = await encodeText(prompts);
+    const text = await encodePrompts(encoders, prompts);
     const denoiseStart = performance.now();
-    let transformerMs = 0;
-
-    const h = height / VAE_FACTOR;
-    const w = width / VAE_FACTOR;
-    const plane = inChannels * h * w;
-    const rope = ropeTables(height, width, { headDim, patchSize });
-    const ropeFeeds = {
-      cos_cis_img: floatTensor(
-        rope.cos,
-        [rope.gridH * rope.gridW, headDim],
-        inputType(dit, "cos_cis_img"),
-      ),
-      sin_cis_img: floatTensor(
-        rope.sin,
-        [rope.gridH * rope.gridW, headDim],
-        inputType(dit, "sin_cis_img"),
-      ),
-    };
-    const condFeeds: Record<string, Tensor> = metaSize
-      ? {
-        image_meta_size: floatTensor(
-          imageMetaSize(width, height, { order: opts.metaSizeOrder, batch }),
-          [batch, 6],
-          inputType(dit, "image_meta_size"),
-        ),
-        style: intTensor(
-          Int32Array.from(styleInput(batch), Number),
-          [batch],
-          inputType(dit, "style"),
-        ),
-      }
-      : {};
-
-    const scheduler = createScheduler(tk.schedulerConfig, req.sampler ?? "ddpm");
-    const timesteps = scheduler.setTimesteps(steps);
-    const generator = createGenerator(req.seed);
-    const latents = generator.randn(plane);
-    const xIn = new Float32Array(batch * plane);
-    const guided = new Float32Array(plane);
-    const predOriginal = new Float32Array(plane);
-    const xType = inputType(dit, "x");
-    const tType = inputType(dit, "t");
-    const eta = req.eta ?? 0;
-
-    for (const [i, t] of timesteps.entries()) {
-      gopts.signal?.throwIfAborted();
-      for (let b = 0; b < batch; b++) xIn.set(latents, b * plane);
-      const runStart = performance.now();
-      const pending = dit.run({
-        x: floatTensor(xIn, [batch, inChannels, h, w], xType),
-        t: floatTensor(new Float32Array(batch).fill(t), [batch], tType),
-        ...text,
-        ...condFeeds,
-        ...ropeFeeds,
-      }).then((r) => {
-        transformerMs += performance.now() - runStart;
-        return r;
-      });
-      // The step noise is the generator's next draw either way; drawing it while the engine
-      // runs on its own thread hides its cost (milliseconds at 1024x1024).
-      const needsNoise = (scheduler.kind === "ddpm" && t > 0) ||
-        (scheduler.kind === "ddim" && eta > 0);
-      const noise = needsNoise ? generator.randn(plane) : undefined;
-      const out = await pending;
-      const raw = asFloat32(out.output);
-      const outChannels = out.output.dims[1];
-      let modelOutput: Float32Array;
-      if (cfg) {
-        modelOutput = combineGuidance(raw, [2, outChannels, h, w], {
-          guidanceScale: req.guidanceScale,
-          guidanceRescale: req.guidanceRescale ?? 0,
-          keepChannels: inChannels,
-          out: guided,
-        });
-      } else {
-        modelOutput = raw.subarray(0, plane);
-      }
-      scheduler.step(modelOutput, t, latents, {
-        noise,
-        eta,
-        out: latents,
-        predOriginalOut: predOriginal,
-      });
-      gopts.onStep?.(i + 1, timesteps.length);
-    }
-
+    const { latents, transformerMs } = await denoise(
+      { dit, config, schedulerConfig: tk.schedulerConfig },
+      {
+        height,
+        width,
+        steps: req.steps,
+        guidanceScale: req.guidanceScale,
+        guidanceRescale: req.guidanceRescale ?? 0,
+        seed: req.seed,
+        sampler: req.sampler ?? "ddpm",
+        eta: req.eta ?? 0,
+        metaSizeOrder: opts.metaSizeOrder,
+        text,
+      },
+      gopts,
+    );
     const decodeStart = performance.now();
-    // torch divides an fp32 tensor by a Python float in fp32: round the factor first.
-    const factor = Math.fround(scalingFactor);
-    const scaled = latents.map((v) => v / factor);
-    const decoded = await vae.run({
-      latent: floatTensor(scaled, [1, inChannels, h, w], inputType(vae, "latent")),
-    });
-    const image = toRgb8(asFloat32(decoded.sample), height, width);
+    const size = { channels: config.inChannels, height, width, scalingFactor };
+    const image = await decode(engines.vae, latents, size);
     const timings = {
       text: denoiseStart - started,
       denoise: decodeStart - denoiseStart,
@@ -336,11 +236,7 @@ function createPipeline(set: EngineSet, tk: Tokenizers, opts: PipelineOptions): 
       precision: set.manifest.precision,
       sizes: limits,
       engines: Object.fromEntries(
-        ([["transformer", dit], ["text_encoder", clip], ["text_encoder_2", t5], [
-          "vae",
-          vae,
-        ]] as const)
-          .map(([k, e]) => [k, e.describe().backend]),
+        Object.entries(engines).map(([name, engine]) => [name, engine.describe().backend]),
       ),
     }),
     close: () => set.close(),

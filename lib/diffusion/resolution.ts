@@ -1,6 +1,6 @@
 /**
  * Image sizes: the 10 standard HunyuanDiT resolutions, diffusers' resolution binning and request validation
- * (hunyuandit.md section 4.2).
+ * (its defaults: docs/model-decisions.md).
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * 2-D rotary position tables (cos/sin) for HunyuanDiT image tokens, computed on the host and fed to the
- * DiT as `cos_cis_img` / `sin_cis_img` (hunyuandit.md section 3).
+ * DiT as `cos_cis_img` / `sin_cis_img` (positions as trained: docs/model-decisions.md).
  *
  * @module
  */
@@ -37,7 +37,22 @@ export interface RopeTables {
   crop: [[number, number], [number, number]];
 }
 
+/** Bytes of tables the per-size cache keeps (least recently used sizes go first). */
+export const ROPE_CACHE_BYTES = 64 * 2 ** 20;
+
+// Insertion order is recency order: a hit is moved to the end, eviction takes from the front.
 const cache = new Map<string, RopeTables>();
+let cachedBytes = 0;
+
+function remember(key: string, tables: RopeTables): void {
+  cache.set(key, tables);
+  cachedBytes += tables.cos.byteLength + tables.sin.byteLength;
+  for (const [oldKey, old] of cache) {
+    if (cachedBytes <= ROPE_CACHE_BYTES || oldKey === key) break;
+    cache.delete(oldKey);
+    cachedBytes -= old.cos.byteLength + old.sin.byteLength;
+  }
+}
 
 /**
  * Returns the RoPE cos/sin tables [N, headDim] for an image of `height` x `width` pixels, N = gridH * gridW
@@ -57,8 +72,9 @@ const cache = new Map<string, RopeTables>();
  * fp32 exponent / pow / reciprocal / outer product); cos and sin are correctly rounded from the fp32 angle,
  * while torch's vectorised CPU cos/sin are accurate to 1 ulp, so entries match the reference within 1 ulp.
  *
- * The result is cached per (size, options) and returned as the same object on every call: do not mutate it
- * (pass `cache: false` for a private copy).
+ * The result is cached per (size, options), up to {@linkcode ROPE_CACHE_BYTES} of tables with the least
+ * recently used sizes evicted first, and returned as the same object while cached: do not mutate it (pass
+ * `cache: false` for a private copy).
  *
  * @param height image height in pixels
  * @param width image width in pixels
@@ -88,7 +104,11 @@ export function ropeTables(height: number, width: number, opts: RopeOptions = {}
   const key = `${height}x${width}/${headDim}/${patchSize}/${vaeScaleFactor}/${baseSize}/${theta}`;
   const useCache = opts.cache ?? true;
   const hit = useCache ? cache.get(key) : undefined;
-  if (hit) return hit;
+  if (hit) {
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit;
+  }
 
   const gridH = Math.floor(Math.floor(height / vaeScaleFactor) / patchSize);
   const gridW = Math.floor(Math.floor(width / vaeScaleFactor) / patchSize);
@@ -127,7 +147,7 @@ export function ropeTables(height: number, width: number, opts: RopeOptions = {}
     }
   }
   const tables: RopeTables = { cos, sin, gridH, gridW, crop };
-  if (useCache) cache.set(key, tables);
+  if (useCache) remember(key, tables);
   return tables;
 }
 

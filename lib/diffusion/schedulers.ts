@@ -13,12 +13,10 @@ import { parseScheduleConfig, scheduleTables } from "./betas.ts";
 import { createDdim } from "./ddim.ts";
 import { createDdpm } from "./ddpm.ts";
 import { createDpmpp } from "./dpmpp.ts";
-import type { Scheduler } from "./_sampler.ts";
+import { SAMPLERS, type Scheduler, type SchedulerKind } from "./_sampler.ts";
 
-export type { Scheduler, StepOptions, StepResult } from "./_sampler.ts";
-
-/** The sampler kinds {@linkcode createScheduler} can build. */
-export type SchedulerKind = "ddpm" | "ddim" | "dpmpp";
+export { SAMPLERS } from "./_sampler.ts";
+export type { Scheduler, SchedulerKind, StepOptions, StepResult } from "./_sampler.ts";
 
 /**
  * Creates a sampler from a parsed scheduler_config.json. beta_start / beta_end / schedule, prediction_type,
@@ -44,7 +42,7 @@ export function createScheduler(
       return createDpmpp(parsed, tables);
     default:
       throw new RangeError(
-        `Unknown scheduler kind: ${JSON.stringify(kind)} (expected "ddpm", "ddim" or "dpmpp")`,
+        `Unknown scheduler kind: ${JSON.stringify(kind)} (expected one of ${SAMPLERS.join(", ")})`,
       );
   }
 }

@@ -6,12 +6,11 @@
  * @module
  */
 
-import type { PlanComponent, TrtManifest } from "../../engines/trt_plan.ts";
-import { checkPlanCompatibility } from "../../engines/trt_plan.ts";
-import { defaultShimPath, runtimeOf, tensorRtVersionInfo } from "./tensorrt.ts";
-
-/** An engine backend. */
-export type Backend = "onnx" | "tensorrt";
+import { GRAPH_NAMES, type GraphName } from "./components.ts";
+import type { Backend } from "./engine.ts";
+import { type Manifest, ManifestError, readManifest } from "./manifest.ts";
+import { checkPlanCompatibility } from "./plan_compat.ts";
+import { runtimeOf, tensorRtVersionInfo } from "./tensorrt.ts";
 
 /** What the operator asked for (`HYDIT_BACKEND`): a backend, or `auto` to pick. */
 export type BackendPreference = "auto" | Backend;
@@ -22,7 +21,7 @@ export interface BackendFacts {
   /** Path of libhydit_trt.so and whether the file exists. */
   shim: { path: string; exists: boolean };
   /** Components that must have plans, and which plan files exist. */
-  plans: { required: readonly PlanComponent[]; present: readonly PlanComponent[] };
+  plans: { required: readonly GraphName[]; present: readonly GraphName[] };
   /** Why the GPU or TensorRT runtime is unusable (no device, driver, version or GPU mismatch); unset when fine or not probed. */
   runtimeProblem?: string;
 }
@@ -32,14 +31,6 @@ export interface BackendChoice {
   backend: Backend;
   reason: string;
 }
-
-/** The four networks of a full engine folder. */
-export const ALL_COMPONENTS: readonly PlanComponent[] = [
-  "transformer",
-  "text_encoder",
-  "text_encoder_2",
-  "vae_decoder",
-];
 
 /** Parses `HYDIT_BACKEND`; unset or empty means auto. Throws on any other value. */
 export function parseBackendPreference(value: string | undefined): BackendPreference {
@@ -88,40 +79,45 @@ async function exists(path: string): Promise<boolean> {
 
 /** Options of {@linkcode probeBackend}. */
 export interface ProbeOptions {
+  /** Path of libhydit_trt.so (`Config.trtShim`). */
+  shimPath: string;
+  /** @default "auto" */
   preference?: BackendPreference;
-  /** @default {@linkcode defaultShimPath} */
-  shimPath?: string;
-  /** Components that must have plans. @default all four */
-  required?: readonly PlanComponent[];
+  /** Graphs that must have plans. @default all four */
+  required?: readonly GraphName[];
   /** CUDA device to query. @default 0 */
   device?: number;
 }
 
+/** The manifest of `engineDir`, or null when the folder has none (it is not built yet). */
+async function manifestOrNull(engineDir: string): Promise<Manifest | null> {
+  try {
+    return await readManifest(engineDir);
+  } catch (error) {
+    if (error instanceof ManifestError && error.cause instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
 /**
- * Gathers the facts for `engineDir` (plans listed under `tensorrt.plans` in its manifest.json),
+ * Gathers the facts for `engineDir` (plans listed under `tensorrt.plans` in its manifest),
  * queries the shim for the GPU and TensorRT version when everything else is in place, and decides.
  */
 export async function probeBackend(
   engineDir: string,
-  options: ProbeOptions = {},
+  options: ProbeOptions,
 ): Promise<BackendChoice> {
-  const shimPath = options.shimPath ?? defaultShimPath(Deno.env.toObject());
-  const required = options.required ?? ALL_COMPONENTS;
-  let trt: TrtManifest | undefined;
-  try {
-    const manifest = JSON.parse(await Deno.readTextFile(`${engineDir}/manifest.json`));
-    trt = manifest?.tensorrt;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  const present: PlanComponent[] = [];
-  for (const [component, file] of Object.entries(trt?.plans ?? {})) {
-    if (await exists(`${engineDir}/${file}`)) present.push(component as PlanComponent);
+  const shimPath = options.shimPath;
+  const trt = (await manifestOrNull(engineDir))?.tensorrt;
+  const present: GraphName[] = [];
+  for (const graph of GRAPH_NAMES) {
+    const file = trt?.plans[graph];
+    if (file !== undefined && await exists(`${engineDir}/${file}`)) present.push(graph);
   }
   const facts: BackendFacts = {
     preference: options.preference ?? "auto",
     shim: { path: shimPath, exists: await exists(shimPath) },
-    plans: { required, present },
+    plans: { required: options.required ?? GRAPH_NAMES, present },
   };
   if (facts.preference !== "onnx" && trt && facts.shim.exists && present.length > 0) {
     try {

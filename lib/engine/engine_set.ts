@@ -2,21 +2,15 @@
  * Loads an engine folder written by engines/build.ts: validates its manifest, checks the files
  * (sizes always, sha256 on request), loads each component with the chosen backend and checks the
  * loaded IO against the manifest's contract.
+ *
+ * @module
  */
 
-import type { Engine } from "./engine.ts";
+import { type ComponentName, graphName } from "./components.ts";
+import type { Backend, Engine } from "./engine.ts";
+import { type ComponentEntry, type Manifest, readManifest, verifyFiles } from "./manifest.ts";
 import { loadOnnxEngine } from "./onnx.ts";
 import { openTensorRtEngine } from "./tensorrt.ts";
-import {
-  type ComponentEntry,
-  type ComponentName,
-  type Manifest,
-  readManifest,
-  verifyFiles,
-} from "../../engines/manifest.ts";
-
-/** Which runtime executes the graphs. */
-export type Backend = "onnx" | "tensorrt";
 
 /** Options of {@linkcode loadEngineSet}. */
 export interface EngineSetOptions {
@@ -28,6 +22,8 @@ export interface EngineSetOptions {
   components?: ComponentName[];
   /** Hash every file against the manifest's sha256 (slow for large weights). @default false */
   verifyChecksums?: boolean;
+  /** Path of libhydit_trt.so; required for the tensorrt backend (`Config.trtShim`). */
+  trtShim?: string;
 }
 
 /** The loaded engines of one folder. */
@@ -38,13 +34,6 @@ export interface EngineSet {
   get(name: ComponentName): Engine;
   /** Closes every engine. */
   close(): Promise<void>;
-}
-
-/** Plan key of a component (the VAE's plan is named for its graph, vae_decoder). */
-function planKey(
-  name: ComponentName,
-): "transformer" | "text_encoder" | "text_encoder_2" | "vae_decoder" {
-  return name === "vae" ? "vae_decoder" : name;
 }
 
 /** Loads one component with the requested backend: the single switch point between runtimes. */
@@ -61,11 +50,15 @@ function loadComponent(
       return loadOnnxEngine(`${dir}/${entry.file}`, { threads: opts.threads ?? 0, name });
     case "tensorrt": {
       const trt = manifest.tensorrt;
-      const plan = trt?.plans[planKey(name)];
+      const plan = trt?.plans[graphName(name)];
       if (!trt || !plan) {
         throw new Error(`${dir}: manifest lists no TensorRT plan for ${name} (build with --trt)`);
       }
+      if (opts.trtShim === undefined) {
+        throw new TypeError("Cannot load TensorRT engines: no shim path (trtShim) was given");
+      }
       return openTensorRtEngine(`${dir}/${plan}`, {
+        library: opts.trtShim,
         name,
         expect: trt,
         cudaGraphs: name === "transformer",

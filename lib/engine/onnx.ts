@@ -1,6 +1,11 @@
-/** The CPU backend: an ONNX graph (with external weights) on ONNX Runtime's CPU provider. */
+/**
+ * The CPU backend: an ONNX graph (with external weights) on ONNX Runtime's CPU provider.
+ *
+ * @module
+ */
 
 import * as ort from "onnxruntime-node";
+import { checkedEngine } from "./checked_engine.ts";
 import type { DType, Engine, Tensor, TensorData, TensorSpec } from "./engine.ts";
 
 /** Options for loading an ONNX engine. */
@@ -63,16 +68,11 @@ export async function loadOnnxEngine(path: string, opts: OnnxEngineOptions = {})
   });
   const inputs = specsOf(session.inputMetadata, name);
   const outputs = specsOf(session.outputMetadata, name);
-  let queue: Promise<unknown> = Promise.resolve();
 
-  const runOnce = async (feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> => {
+  async function run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const spec of inputs) {
       const t = feeds[spec.name];
-      if (!t) throw new Error(`${name}: missing input "${spec.name}"`);
-      if (t.dtype !== spec.dtype) {
-        throw new Error(`${name}: input "${spec.name}" must be ${spec.dtype}, got ${t.dtype}`);
-      }
       ortFeeds[spec.name] = new ort.Tensor(t.dtype, t.data, t.dims);
     }
     const result = await session.run(ortFeeds);
@@ -86,16 +86,14 @@ export async function loadOnnxEngine(path: string, opts: OnnxEngineOptions = {})
       };
     }
     return out;
-  };
+  }
 
-  return {
+  return checkedEngine({
+    name,
     inputs,
     outputs,
-    run(feeds) {
-      const next = queue.then(() => runOnce(feeds));
-      queue = next.catch(() => undefined);
-      return next;
-    },
+    run,
+    release: () => session.release(),
     describe: () => ({
       backend: "onnx",
       name,
@@ -107,6 +105,5 @@ export async function loadOnnxEngine(path: string, opts: OnnxEngineOptions = {})
         onnxruntime: ort.env.versions.node ?? "",
       },
     }),
-    close: () => session.release(),
-  };
+  });
 }

@@ -1,7 +1,7 @@
 /** Host-side conversions between float32 arrays and engine tensors of a given dtype. */
 
 import type { DType, Engine, Tensor } from "./engine.ts";
-import { fromHalfArray, toHalfArray } from "../onnx/half.ts";
+import { fromHalfArray, toHalfArray } from "../onnx/mod.ts";
 
 /** Wraps float32 data as a tensor of `dtype` (float32 as is, float16 converted to half bits). */
 export function floatTensor(data: Float32Array, dims: number[], dtype: DType): Tensor {
@@ -46,9 +46,4 @@ export function inputType(engine: Engine, name: string): DType {
     throw new Error(`engine ${engine.describe().name} has no input "${name}"`);
   }
   return spec.dtype;
-}
-
-/** True when the engine declares an input called `name`. */
-export function hasInput(engine: Engine, name: string): boolean {
-  return engine.inputs.some((s) => s.name === name);
 }

@@ -11,6 +11,7 @@ import { jsonBody } from "./body.ts";
 import type { App, AppDeps, AppEnv } from "./deps.ts";
 import { errorBody, errorResponse, HttpError, validationError } from "./errors.ts";
 import { mountEventRoutes } from "./sse.ts";
+import { mountGenerationRoutes } from "./routes_generations.ts";
 import { mountImageRoutes } from "./routes_images.ts";
 import { mountJobRoutes } from "./routes_jobs.ts";
 import { mountOpsRoutes } from "./routes_ops.ts";
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps): App {
 
   mountOpsRoutes(api, deps);
   mountJobRoutes(api, deps);
+  mountGenerationRoutes(api, deps);
   mountEventRoutes(api, deps);
   mountImageRoutes(api, deps);
 

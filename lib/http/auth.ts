@@ -6,6 +6,8 @@
  * @module
  */
 
+import { hex } from "../bytes.ts";
+
 /** Verifies `Authorization` headers. */
 export interface Authenticator {
   /** True when no key is configured: every request is accepted as owner "anonymous". */
@@ -16,10 +18,6 @@ export interface Authenticator {
 
 async function sha256(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** True when the two digests are equal; time depends only on their length. */

@@ -6,6 +6,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
+import { concat } from "../bytes.ts";
 import type { AppEnv } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 
@@ -27,13 +28,7 @@ async function readLimited(
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return concat(chunks);
 }
 
 function tooLarge(limit: number): HttpError {

@@ -3,8 +3,7 @@
  *
  * @module
  */
-import type { GenerationParams } from "../jobs/job.ts";
-import type { ParsedRequest } from "../jobs/schedules.ts";
+import type { GenerationParams, ParsedRequest } from "../jobs/mod.ts";
 import { defaultSize, type GenerationRequest, type Limits, parseSize } from "./schemas.ts";
 
 /** Defaults of a generation request (HunyuanDiT's diffusers defaults, DDPM); size: see defaultSize. */

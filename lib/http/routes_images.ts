@@ -5,8 +5,7 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { CONTENT_TYPES, type ImageMeta, keys } from "../jobs/job.ts";
-import { withKvRetry } from "../jobs/kv_retry.ts";
+import { CONTENT_TYPES } from "../image/mod.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { errorResponses } from "./openapi_util.ts";
@@ -37,11 +36,11 @@ export function mountImageRoutes(api: App, deps: AppDeps): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const meta = (await withKvRetry(() => deps.kv.get<ImageMeta>(keys.image(id)))).value;
-      const owner = c.get("owner");
-      if (!meta || (meta.owner !== owner && meta.owner !== "*") || meta.expiresAt <= Date.now()) {
+      const image = await deps.jobs.readImage(id, c.get("owner"));
+      if (!image) {
         throw new HttpError(404, "not_found", `No image "${id}" for this API key`, { field: "id" });
       }
+      const { meta } = image;
       const maxAge = Math.max(0, Math.floor((meta.expiresAt - Date.now()) / 1000));
       const headers = {
         "Cache-Control": `private, max-age=${maxAge}, immutable`,
@@ -51,7 +50,7 @@ export function mountImageRoutes(api: App, deps: AppDeps): void {
       if (c.req.header("if-none-match") === meta.etag) {
         return c.body(null, 304, headers);
       }
-      const bytes = await deps.results.read(id, meta.format);
+      const bytes = await image.read();
       if (!bytes) {
         throw new HttpError(404, "not_found", `Image "${id}" has expired`, { field: "id" });
       }

@@ -5,8 +5,6 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { listQueue } from "../jobs/store.ts";
-import { nextRunOf, scheduleStates } from "../jobs/schedules.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { errorResponses } from "./openapi_util.ts";
 import { requestEcho } from "./params.ts";
@@ -42,7 +40,7 @@ export function mountOpsRoutes(api: App, deps: AppDeps): void {
     async (c) => {
       const info = deps.generatorInfo();
       const phase = deps.phase();
-      const depth = (await listQueue(deps.kv, deps.config.queueDepth + 1)).length;
+      const depth = await deps.jobs.queueDepth();
       const body = {
         ready: phase === "ready",
         status: phase,
@@ -53,7 +51,7 @@ export function mountOpsRoutes(api: App, deps: AppDeps): void {
         queue_depth: depth,
         queue_limit: deps.config.queueDepth,
         concurrency: deps.config.concurrency,
-        step_seconds: deps.worker.stepSeconds() || null,
+        step_seconds: deps.jobs.stepSeconds() || null,
         error: deps.startupError(),
       };
       return phase === "ready" ? c.json(body, 200) : c.json(body, 503);
@@ -93,28 +91,23 @@ export function mountOpsRoutes(api: App, deps: AppDeps): void {
       },
     }),
     async (c) => {
-      const states = await scheduleStates(deps.kv, deps.schedules.map((s) => s.name));
-      const data = deps.schedules.map((s) => {
-        const state = states.get(s.name);
-        const next = nextRunOf(s);
-        return {
-          name: s.name,
-          cron: s.cron,
-          next_run: next ? next.toISOString() : null,
-          last_run: state
-            ? {
-              slot: new Date(state.lastSlot).toISOString(),
-              at: new Date(state.lastRunAt).toISOString(),
-              status: state.status,
-              tries: state.tries,
-              job_id: state.lastJobId,
-              error: state.error ?? null,
-            }
-            : null,
-          request: requestEcho(s.params),
-          webhook: s.webhook !== undefined,
-        };
-      });
+      const data = (await deps.jobs.listSchedules()).map(({ schedule, lastRun, nextRun }) => ({
+        name: schedule.name,
+        cron: schedule.cron,
+        next_run: nextRun ? nextRun.toISOString() : null,
+        last_run: lastRun
+          ? {
+            slot: new Date(lastRun.lastSlot).toISOString(),
+            at: new Date(lastRun.lastRunAt).toISOString(),
+            status: lastRun.status,
+            tries: lastRun.tries,
+            job_id: lastRun.lastJobId,
+            error: lastRun.error ?? null,
+          }
+          : null,
+        request: requestEcho(schedule.params),
+        webhook: schedule.webhook !== undefined,
+      }));
       return c.json({ data }, 200);
     },
   );

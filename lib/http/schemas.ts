@@ -5,7 +5,8 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
-import { binResolution } from "../diffusion/resolution.ts";
+import { binResolution, SAMPLERS } from "../diffusion/mod.ts";
+import { IMAGE_FORMATS } from "../image/mod.ts";
 
 /** Configured bounds of a generation request. */
 export interface Limits {
@@ -63,7 +64,7 @@ export function generationRequestSchema(limits: Limits) {
       .openapi({
         description: "Synchronous endpoint only: inline base64 or a link. Default b64_json.",
       }),
-    output_format: z.enum(["png", "jpeg", "webp"]).optional()
+    output_format: z.enum(IMAGE_FORMATS).optional()
       .openapi({ description: "Image encoding. Default png." }),
     steps: z.number().int().min(1).max(200).optional()
       .openapi({ description: "Denoising steps. Default 50." }),
@@ -75,7 +76,7 @@ export function generationRequestSchema(limits: Limits) {
       .openapi({
         description: "Seed of the first image. Default: random, echoed in the response.",
       }),
-    sampler: z.enum(["ddpm", "ddim", "dpmpp"]).optional()
+    sampler: z.enum(SAMPLERS).optional()
       .openapi({ description: "Scheduler. Default ddpm." }),
     resolution_binning: z.boolean().optional()
       .openapi({
@@ -107,6 +108,17 @@ export function generationRequestSchema(limits: Limits) {
   }).openapi("GenerationRequest");
 }
 
+/** The request of both creation routes: the generation body and the optional `Idempotency-Key`. */
+export function creationRequest(limits: Limits) {
+  return {
+    body: {
+      required: true,
+      content: { "application/json": { schema: generationRequestSchema(limits) } },
+    },
+    headers: IdempotencyHeader,
+  };
+}
+
 /** The validated request type. */
 export type GenerationRequest = z.infer<ReturnType<typeof generationRequestSchema>>;
 
@@ -135,13 +147,14 @@ export const IdempotencyHeader = z.object({
   }),
 });
 
-const ImageSchema = z.object({
+/** An image as the API shows it. */
+export const ImageSchema = z.object({
   id: z.string(),
   url: z.string(),
   seed: z.number().int(),
   width: z.number().int(),
   height: z.number().int(),
-  format: z.enum(["png", "jpeg", "webp"]),
+  format: z.enum(IMAGE_FORMATS),
   bytes: z.number().int(),
 }).openapi("Image");
 
@@ -180,6 +193,12 @@ export const JobSchema = z.object({
   links: z.object({ self: z.string(), events: z.string(), cancel: z.string() }),
 }).openapi("Job");
 
+/** A job as the API shows it (the body of `GET /v1/jobs/{id}`). */
+export type JobView = z.infer<typeof JobSchema>;
+
+/** An image as the API shows it. */
+export type ImageView = z.infer<typeof ImageSchema>;
+
 /** The synchronous generation response (OpenAI-compatible `data`, plus seed and timings). */
 export const GenerationResponseSchema = z.object({
   created: z.number().int(),
@@ -192,7 +211,7 @@ export const GenerationResponseSchema = z.object({
   })),
   job_id: z.string(),
   seed: z.number().int(),
-  output_format: z.enum(["png", "jpeg", "webp"]),
+  output_format: z.enum(IMAGE_FORMATS),
   timings: z.object({
     queue_ms: z.number(),
     generation_ms: z.number(),

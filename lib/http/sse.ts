@@ -7,13 +7,12 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import type { JobEvent } from "../jobs/events.ts";
-import { isTerminal } from "../jobs/job.ts";
-import { getJobSnapshot } from "../jobs/store.ts";
+import { isTerminal, type JobEvent } from "../jobs/mod.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { baseUrl, errorResponses } from "./openapi_util.ts";
+import { visibleStatus } from "./routes_jobs.ts";
 import { IdParam } from "./schemas.ts";
-import { currentView, visibleJob } from "./routes_jobs.ts";
+import { jobView } from "./views.ts";
 
 const POLL_MS = 500;
 const KEEPALIVE_MS = 15_000;
@@ -53,12 +52,13 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      await visibleJob(deps, id, c.get("owner"));
+      const owner = c.get("owner");
+      await visibleStatus(deps, id, owner, { estimate: false });
       const base = baseUrl(c, deps);
       return streamSSE(c, async (stream) => {
         const pending: JobEvent[] = [];
         let wake: () => void = () => {};
-        const unsubscribe = deps.events.subscribe(id, (event) => {
+        const unsubscribe = deps.jobs.subscribe(id, (event) => {
           pending.push(event);
           wake();
         });
@@ -73,14 +73,15 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
           stream.writeSSE({ event, data: JSON.stringify(data), id: String(++seq) });
         const stepKey = (image: number, step: number) => image * 1_000_000 + step;
         const terminal = async () => {
-          const view = await currentView(deps, base, id);
-          await send(view.status, view);
+          const status = await deps.jobs.view(id, owner);
+          if (status) await send(status.job.state, jobView(base, status));
         };
         try {
-          const first = await getJobSnapshot(deps.kv, id);
+          // Subscribed first, so no event between this read and the stream is lost.
+          const first = await deps.jobs.view(id, owner);
           if (!first) return;
           if (first.job.state === "queued") {
-            const view = await currentView(deps, base, id);
+            const view = jobView(base, first);
             await send("queued", { position: view.queue_position, eta_seconds: view.eta_seconds });
           }
           let lastPoll = 0;
@@ -105,7 +106,7 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
             }
             if (Date.now() - lastPoll >= POLL_MS) {
               lastPoll = Date.now();
-              const snap = await getJobSnapshot(deps.kv, id);
+              const snap = await deps.jobs.view(id, owner, { estimate: false });
               if (!snap) return;
               if (isTerminal(snap.job.state) && pending.length === 0) {
                 await terminal();

@@ -1,14 +1,13 @@
 /**
- * Shared by both creation endpoints: idempotency handling, the bounded queue (429 with Retry-After from
- * measured step time) and waking the local worker.
+ * Shared by both creation endpoints: readiness, the request's generation parameters, the webhook
+ * and idempotency checks, and the HTTP answer to each submission outcome (409, 429 with
+ * Retry-After).
  *
  * @module
  */
 import type { Context } from "hono";
-import { retryAfterSeconds } from "../jobs/estimate.ts";
-import type { JobRecord } from "../jobs/job.ts";
-import { pendingWork } from "../jobs/pending.ts";
-import { submitJob } from "../jobs/store.ts";
+import { hex } from "../bytes.ts";
+import type { JobRecord } from "../jobs/mod.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { toParams } from "./params.ts";
@@ -25,8 +24,7 @@ function canonical(value: unknown): string {
 
 /** Hex SHA-256 of the body in canonical JSON (key order does not matter). */
 export async function bodyHash(body: unknown): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical(body)));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical(body))));
 }
 
 /** Refuses new work unless the service is ready. */
@@ -59,12 +57,10 @@ export async function submitFromRequest(
       400,
       "webhooks_disabled",
       "Webhooks are off: set HYDIT_WEBHOOK_SECRET on the server",
-      {
-        field: "webhook_url",
-      },
+      { field: "webhook_url" },
     );
   }
-  const result = await submitJob(deps.kv, {
+  const result = await deps.jobs.submit({
     owner: c.get("owner"),
     params: parsed.params,
     ...(parsed.webhook ? { webhookUrl: parsed.webhook } : {}),
@@ -76,9 +72,6 @@ export async function submitFromRequest(
         },
       }
       : {}),
-  }, {
-    maxDepth: deps.config.queueDepth,
-    idempotencyTtlMs: deps.config.retentionS * 1000,
   });
   switch (result.kind) {
     case "conflict":
@@ -87,27 +80,21 @@ export async function submitFromRequest(
         "idempotency_conflict",
         `Idempotency-Key was already used with a different body (job ${result.jobId}): use a new key`,
       );
-    case "full": {
-      const pending = await pendingWork(deps.kv);
-      const steps = pending.reduce((sum, w) => sum + w.stepsLeft, 0);
-      const seconds = retryAfterSeconds(steps, pending.length, {
-        stepSeconds: deps.worker.stepSeconds(),
-        concurrency: deps.config.concurrency,
-      });
+    case "full":
       throw new HttpError(
         429,
         "queue_full",
-        `Queue is full (${result.depth} jobs): retry after ${seconds} s`,
-        {
-          headers: { "Retry-After": String(seconds) },
-        },
+        `Queue is full (${result.depth} jobs): retry after ${result.retryAfterSeconds} s`,
+        { headers: { "Retry-After": String(result.retryAfterSeconds) } },
       );
-    }
     case "replayed":
       return { job: result.job, replayed: true };
     case "created":
-      deps.log("info", "job queued", { job: result.job.id, request_id: c.get("requestId") });
-      deps.worker.wake();
+      deps.log("info", "job queued", {
+        job: result.job.id,
+        request_id: c.get("requestId"),
+        ...(body.user !== undefined ? { user: body.user } : {}),
+      });
       return { job: result.job, replayed: false };
   }
 }

@@ -1,11 +1,11 @@
 /**
- * Job records rendered as API JSON: ISO times, links, progress and the queue estimate.
+ * Jobs rendered as API JSON: ISO times, links, progress and the queue estimate.
  *
  * @module
  */
-import type { QueueEstimate } from "../jobs/estimate.ts";
-import type { ImageRef, JobProgress, JobRecord } from "../jobs/job.ts";
+import type { ImageRef, JobRecord, JobStatus } from "../jobs/mod.ts";
 import { requestEcho } from "./params.ts";
+import type { ImageView, JobView } from "./schemas.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -15,17 +15,13 @@ export function imageUrl(base: string, id: string): string {
 }
 
 /** The API view of one image. */
-export function imageView(base: string, ref: ImageRef) {
+export function imageView(base: string, ref: ImageRef): ImageView {
   return { ...ref, url: imageUrl(base, ref.id) };
 }
 
-/** The API view of a job. */
-export function jobView(
-  base: string,
-  job: JobRecord,
-  progress: JobProgress | null,
-  estimate: QueueEstimate,
-) {
+/** The API view of a job (`GET /v1/jobs/{id}`, SSE and webhook payloads). */
+export function jobView(base: string, status: JobStatus): JobView {
+  const { job, progress, estimate } = status;
   const self = `${base}/v1/jobs/${job.id}`;
   return {
     id: job.id,
@@ -46,17 +42,26 @@ export function jobView(
     images: job.images.map((ref) => imageView(base, ref)),
     error: job.error ?? null,
     schedule: job.schedule ?? null,
-    webhook: job.webhook
-      ? {
-        url: job.webhook.url,
-        attempts: job.webhook.attempts,
-        delivered: job.webhook.delivered,
-        status: job.webhook.state,
-        next_attempt_at: job.webhook.state === "pending" ? iso(job.webhook.nextAttemptAt) : null,
-        last_status: job.webhook.lastStatus ?? null,
-        last_error: job.webhook.lastError ?? null,
-      }
-      : null,
+    webhook: webhookView(job),
     links: { self, events: `${self}/events`, cancel: self },
   };
+}
+
+function webhookView(job: JobRecord): JobView["webhook"] {
+  if (!job.webhook) return null;
+  const w = job.webhook;
+  return {
+    url: w.url,
+    attempts: w.attempts,
+    delivered: w.delivered,
+    status: w.state,
+    next_attempt_at: w.state === "pending" ? iso(w.nextAttemptAt) : null,
+    last_status: w.lastStatus ?? null,
+    last_error: w.lastError ?? null,
+  };
+}
+
+/** A finished job's status for renderings that have no live state (webhooks). */
+export function finishedStatus(job: JobRecord): JobStatus {
+  return { job, progress: null, estimate: { position: null, etaSeconds: null } };
 }

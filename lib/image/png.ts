@@ -5,6 +5,8 @@
  * @module
  */
 
+import { concat } from "../bytes.ts";
+
 /** A text chunk: keyword (1-79 Latin-1 characters) and its value. */
 export type PngText = readonly [keyword: string, text: string];
 
@@ -191,14 +193,4 @@ function crc32(bytes: Uint8Array): number {
   let c = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

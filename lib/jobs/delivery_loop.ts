@@ -13,7 +13,8 @@ import {
   msUntilNextDelivery,
   settleDelivery,
 } from "./deliveries.ts";
-import type { JobRecord, Log } from "./job.ts";
+import type { Log } from "../log.ts";
+import type { JobRecord } from "./job.ts";
 import { getJob } from "./store.ts";
 import { retryDelayMs, sendWebhook } from "./webhook.ts";
 

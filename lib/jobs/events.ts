@@ -10,7 +10,13 @@ import type { JobRecord } from "./job.ts";
 export type JobEvent =
   | { type: "started"; attempt: number }
   | { type: "step"; image: number; step: number; steps: number; stepSeconds: number }
-  | { type: "image"; index: number; imageId: string }
+  | {
+    type: "image";
+    index: number;
+    imageId: string;
+    /** The encoded image, for in-process waiters (the results store holds the same bytes). */
+    bytes: Uint8Array;
+  }
   | { type: "succeeded" | "failed" | "cancelled"; job: JobRecord };
 
 /** Listener for one job's events. */

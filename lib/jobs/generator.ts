@@ -1,12 +1,12 @@
 /**
  * The contract between the job worker and whatever produces images. The diffusion pipeline
- * (`lib/diffusion/pipeline.ts`) satisfies it structurally; `main.ts` runs it on worker threads through
- * `threaded_generator.ts`, which satisfies it too.
+ * (lib/diffusion/pipeline.ts) satisfies it structurally; the service runs it on worker threads
+ * through pipeline_threads.ts, which satisfies it too.
  *
  * @module
  */
 
-import type { GenerateOptions, GenerationRequest } from "../diffusion/pipeline.ts";
+import type { GenerateOptions, GenerationRequest } from "../diffusion/mod.ts";
 
 /** Samplers the pipeline knows. */
 export type Sampler = NonNullable<GenerationRequest["sampler"]>;

@@ -4,13 +4,12 @@
  *
  * @module
  */
+import { hex } from "../bytes.ts";
+import type { ImageFormat } from "../image/mod.ts";
 import type { Sampler } from "./generator.ts";
 
 /** Lifecycle of a job; the last three are terminal. */
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
-
-/** Encodings the results store can hold. */
-export type ImageFormat = "png" | "jpeg" | "webp";
 
 /** A validated generation request, with every default filled in. */
 export interface GenerationParams {
@@ -158,25 +157,10 @@ export const ID_PATTERN = /^[0-9a-f]{32}$/;
 
 /** A fresh random id (128 bits, hex). */
 export function newId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 /** True for succeeded, failed and cancelled. */
 export function isTerminal(state: JobState): boolean {
   return state === "succeeded" || state === "failed" || state === "cancelled";
 }
-
-/** Content type of each image format. */
-export const CONTENT_TYPES: Record<ImageFormat, string> = {
-  png: "image/png",
-  jpeg: "image/jpeg",
-  webp: "image/webp",
-};
-
-/** A leveled structured log sink shared by the service's modules. */
-export type Log = (
-  level: "debug" | "info" | "warn" | "error",
-  msg: string,
-  fields?: Record<string, unknown>,
-) => void;

@@ -1,6 +1,6 @@
 /**
  * Retries a KV operation that failed because another process held the SQLite write lock. With several
- * processes on one KV file, reads and commits sometimes throw "database is locked" (shared/docs/deno.md §2).
+ * processes on one local KV file, reads and commits sometimes throw "database is locked".
  *
  * @module
  */

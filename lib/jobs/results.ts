@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { ID_PATTERN, type ImageFormat } from "./job.ts";
+import type { ImageFormat } from "../image/mod.ts";
+import { ID_PATTERN } from "./job.ts";
 
 /** Where image files live. */
 export interface ResultsStore {

@@ -9,7 +9,8 @@
  * @module
  */
 import { type CronSpec, nextRun, parseCron } from "./cron.ts";
-import { type GenerationParams, keys, type Log } from "./job.ts";
+import type { Log } from "../log.ts";
+import { type GenerationParams, keys } from "./job.ts";
 import { withKvRetry } from "./kv_retry.ts";
 
 /** A validated schedule. */

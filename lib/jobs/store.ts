@@ -144,6 +144,21 @@ export async function submitJob(
   throw new Error("Cannot submit job: idempotency record kept changing");
 }
 
+/** Writes a running job's live progress (best effort: it expires after `ttlMs`). */
+export async function writeProgress(
+  kv: Deno.Kv,
+  id: string,
+  progress: JobProgress,
+  ttlMs: number,
+): Promise<void> {
+  await withKvRetry(() => kv.set(keys.progress(id), progress, { expireIn: ttlMs }));
+}
+
+/** True when a cancel was requested for a job running somewhere (see {@linkcode cancelJob}). */
+export async function cancelRequested(kv: Deno.Kv, id: string): Promise<boolean> {
+  return (await withKvRetry(() => kv.get<boolean>(keys.cancel(id)))).value === true;
+}
+
 /** Result of a cancellation request. */
 export type CancelResult = "cancelled" | "requested" | "finished";
 

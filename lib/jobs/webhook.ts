@@ -6,6 +6,8 @@
  * @module
  */
 
+import { hex } from "../bytes.ts";
+
 /** Options for {@linkcode sendWebhook}. */
 export interface SendOptions {
   secret: string;
@@ -20,10 +22,6 @@ export interface SendResult {
   retryable: boolean;
   status?: number;
   error?: string;
-}
-
-function hex(bytes: ArrayBuffer): string {
-  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Hex HMAC-SHA256 of `"<timestamp>.<body>"` under `secret`. */

@@ -32,6 +32,8 @@ export interface TensorEntry {
 
 /** An opened (possibly sharded) checkpoint. */
 export interface Checkpoint {
+  /** The file opened: a `.safetensors` file or a shard index (`.index.json`). */
+  readonly path: string;
   /** All tensors by name. */
   readonly entries: ReadonlyMap<string, TensorEntry>;
   /** The `__metadata__` of the first file. */
@@ -222,6 +224,7 @@ export async function openCheckpoint(path: string): Promise<Checkpoint> {
     }
   };
   return {
+    path,
     entries,
     metadata,
     readBytes,

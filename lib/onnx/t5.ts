@@ -40,17 +40,35 @@ export function bucketTable(length: number, numBuckets: number, maxDistance: num
   return out;
 }
 
+/** The T5EncoderModel `config.json` keys the graph needs. */
+export interface T5Config {
+  dModel: number;
+  heads: number;
+  dKv: number;
+  layers: number;
+  eps: number;
+  buckets: number;
+  maxDistance: number;
+}
+
+/** Reads and validates a T5EncoderModel config.json object (transformers' defaults); errors name the key. */
+export function parseT5Config(config: Record<string, unknown>): T5Config {
+  oneOf(config, "feed_forward_proj", "relu", ["gated-gelu"]);
+  return {
+    dModel: positiveInt(config, "d_model"),
+    heads: positiveInt(config, "num_heads"),
+    dKv: positiveInt(config, "d_kv"),
+    layers: positiveInt(config, "num_layers"),
+    eps: finite(config, "layer_norm_epsilon", 1e-6),
+    buckets: positiveInt(config, "relative_attention_num_buckets", 32),
+    maxDistance: positiveInt(config, "relative_attention_max_distance", 128),
+  };
+}
+
 /** Declares the mT5 encoder graph on `ctx.g` from `config.json` and the checkpoint in `ctx`. */
 export async function buildT5(ctx: Ctx, config: Record<string, unknown>): Promise<void> {
   const g = ctx.g;
-  const dModel = positiveInt(config, "d_model");
-  const heads = positiveInt(config, "num_heads");
-  const dKv = positiveInt(config, "d_kv");
-  const layers = positiveInt(config, "num_layers");
-  const eps = finite(config, "layer_norm_epsilon", 1e-6);
-  const buckets = positiveInt(config, "relative_attention_num_buckets", 32);
-  const maxDistance = positiveInt(config, "relative_attention_max_distance", 128);
-  oneOf(config, "feed_forward_proj", "relu", ["gated-gelu"]);
+  const { dModel, heads, dKv, layers, eps, buckets, maxDistance } = parseT5Config(config);
 
   const ids = g.input("input_ids", "int64", ["batch", "sequence"]);
   const mask = g.input("attention_mask", "int64", ["batch", "sequence"]);

@@ -5,7 +5,7 @@
  *
  * Written here rather than taken from a tokenizer.json library: the Rust/JS "fast" BERT pipeline
  * differs from the slow one (CJK range typo 0x2B920, no NFC step, its own Unicode version instead
- * of Python 3.11's 14.0); see /work/shared/docs/tokenizers.md A.4. Goldens:
+ * of Python 3.11's 14.0), so it would give other ids for some prompts. Goldens:
  * tests/golden/gen_bert_tokenizer.py.
  *
  * Stages, each one function below: special-token split -> normalize (per code point) ->

@@ -8,7 +8,8 @@
  * Run: deno run -A tests/bench/pipeline_e2e.ts  (or `deno task bench:e2e`)
  */
 
-import { parseBuildArgs, runBuild } from "../../engines/build.ts";
+import { parseBuildArgs } from "../../engines/build.ts";
+import { runBuild } from "../../engines/build_folder.ts";
 import {
   type GenerationRequest,
   type GenerationTimings,

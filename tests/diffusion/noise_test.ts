@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { hex } from "../../lib/bytes.ts";
 import {
   createGenerator,
   normalBlock16,
@@ -56,8 +57,7 @@ function bitsOf(values: Float32Array): Uint32Array {
 
 async function sha256Hex(values: Float32Array): Promise<string> {
   const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice();
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(await crypto.subtle.digest("SHA-256", bytes));
 }
 
 /** Counts bit mismatches of `got` against the stored values / head / tail and checks the hash. */

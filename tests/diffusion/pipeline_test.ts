@@ -4,9 +4,10 @@
  * tests/golden/gen_engine_goldens.py). Engines are built once per precision by the real builder.
  */
 import assert from "node:assert/strict";
-import { parseBuildArgs, runBuild } from "../../engines/build.ts";
+import { parseBuildArgs } from "../../engines/build.ts";
+import { runBuild } from "../../engines/build_folder.ts";
 import { loadPipeline, type Pipeline } from "../../lib/diffusion/pipeline.ts";
-import { GOLDEN, type GoldenCase, goldenCases } from "../onnx/engine_goldens.ts";
+import { GOLDEN, type GoldenCase, goldenCases } from "../engine/goldens.ts";
 
 const built = new Map<string, Promise<string>>();
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cropRegion, ropeTables } from "../../lib/diffusion/rope.ts";
+import { cropRegion, ROPE_CACHE_BYTES, ropeTables } from "../../lib/diffusion/rope.ts";
 import { arr, golden, maxUlps } from "./_golden.ts";
 
 // Tolerance: 1 ulp. Positions, frequencies and angles repeat the reference's fp32 computation exactly; torch's
@@ -121,4 +121,19 @@ Deno.test("ropeTables() with cache: false builds an equal, private copy", () => 
   assert.notEqual(fresh, shared);
   assert.deepEqual(fresh, shared);
   assert.equal(ropeTables(768, 1280), shared);
+});
+
+Deno.test("ropeTables() keeps its cache bounded, evicting the least recently used size", () => {
+  const first = ropeTables(2048, 2048, { headDim: 96 });
+  const bytes = first.cos.byteLength + first.sin.byteLength;
+  const others = Array.from(
+    { length: Math.ceil(ROPE_CACHE_BYTES / bytes) },
+    (_, i) => 2032 - 16 * i,
+  );
+  const kept = ropeTables(2048, others[0], { headDim: 96 });
+  for (const width of others) {
+    ropeTables(2048, width, { headDim: 96 });
+    assert.equal(ropeTables(2048, others[0], { headDim: 96 }), kept, "a size in use stays cached");
+  }
+  assert.notEqual(ropeTables(2048, 2048, { headDim: 96 }), first, "the oldest size was evicted");
 });

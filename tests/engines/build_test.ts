@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
-import {
-  COMPONENT_NAMES,
-  readManifest,
-  validateManifest,
-  verifyFiles,
-} from "../../engines/manifest.ts";
+import { COMPONENT_NAMES } from "../../lib/engine/components.ts";
+import { readManifest, validateManifest, verifyFiles } from "../../lib/engine/manifest.ts";
 import { openCheckpoint } from "../../lib/onnx/safetensors.ts";
 import { loadEngineSet } from "../../lib/engine/engine_set.ts";
-import { compare, GOLDEN, goldenCases, goldenFeeds, goldenOutput } from "../onnx/engine_goldens.ts";
+import { compare, GOLDEN, goldenCases, goldenFeeds, goldenOutput } from "../engine/goldens.ts";
 
 const BUILD = new URL("../../engines/build.ts", import.meta.url).pathname;
 const TINY = `${GOLDEN}tiny`;
@@ -20,6 +16,11 @@ async function cli(...args: string[]): Promise<{ code: number; stderr: string; s
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** `engines:build --checkpoint ckpt --out out --only transformer` with `extra` arguments. */
+function buildTransformer(ckpt: string, out: string, ...extra: string[]) {
+  return cli("--checkpoint", ckpt, "--out", out, "--only", "transformer", ...extra);
 }
 
 /** A folder holding only transformer/config.json and its safetensors (the outside contract). */
@@ -96,6 +97,21 @@ function dropFromSafetensors(file: Uint8Array, name: string): Uint8Array {
   return out;
 }
 
+/** Runs `fn` on a {@linkcode transformerOnly} checkpoint and an empty output parent, then removes both. */
+async function withCheckpoint(
+  args: Parameters<typeof transformerOnly>,
+  fn: (ckpt: string, parent: string) => Promise<void>,
+): Promise<void> {
+  const ckpt = await transformerOnly(...args);
+  const parent = await Deno.makeTempDir({ prefix: "build_test_out_" });
+  try {
+    await fn(ckpt, parent);
+  } finally {
+    await Deno.remove(ckpt, { recursive: true });
+    await Deno.remove(parent, { recursive: true });
+  }
+}
+
 async function entries(dir: string): Promise<string[]> {
   const names: string[] = [];
   for await (const e of Deno.readDir(dir)) names.push(e.name);
@@ -103,20 +119,9 @@ async function entries(dir: string): Promise<string[]> {
 }
 
 Deno.test("engines:build --only transformer works on a folder with only the transformer", async () => {
-  const ckpt = await transformerOnly("v12");
-  const parent = await Deno.makeTempDir({ prefix: "build_test_out_" });
-  const out = `${parent}/engine`;
-  try {
-    const r = await cli(
-      "--checkpoint",
-      ckpt,
-      "--out",
-      out,
-      "--precision",
-      "fp32",
-      "--only",
-      "transformer",
-    );
+  await withCheckpoint(["v12"], async (ckpt, parent) => {
+    const out = `${parent}/engine`;
+    const r = await buildTransformer(ckpt, out, "--precision", "fp32");
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /transformer: done fp32/);
     assert.deepEqual(await entries(parent), ["engine"], "no staging folder left behind");
@@ -156,20 +161,15 @@ Deno.test("engines:build --only transformer works on a folder with only the tran
       () => loadEngineSet(out, { backend: "tensorrt" }),
       /manifest lists no TensorRT plan for transformer \(build with --trt\)/,
     );
-  } finally {
-    await Deno.remove(ckpt, { recursive: true });
-    await Deno.remove(parent, { recursive: true });
-  }
+  });
 });
 
 Deno.test("engines:build reads a sharded checkpoint through its index.json", async () => {
-  const ckpt = await transformerOnly("v11", { sharded: true });
-  const parent = await Deno.makeTempDir({ prefix: "build_test_out_" });
-  const out = `${parent}/engine`;
-  try {
+  await withCheckpoint(["v11", { sharded: true }], async (ckpt, parent) => {
+    const out = `${parent}/engine`;
     const files = await entries(`${ckpt}/transformer`);
     assert.ok(files.includes("diffusion_pytorch_model.safetensors.index.json"), files.join());
-    const r = await cli("--checkpoint", ckpt, "--out", out, "--only", "transformer");
+    const r = await buildTransformer(ckpt, out);
     assert.equal(r.code, 0, r.stderr);
     const set = await loadEngineSet(out, { threads: 1 });
     try {
@@ -181,41 +181,31 @@ Deno.test("engines:build reads a sharded checkpoint through its index.json", asy
     } finally {
       await set.close();
     }
-  } finally {
-    await Deno.remove(ckpt, { recursive: true });
-    await Deno.remove(parent, { recursive: true });
-  }
+  });
 });
 
 Deno.test("engines:build refuses an odd layer count naming config.json and the key", async () => {
-  const ckpt = await transformerOnly("v11", { config: (c) => (c.num_layers = 5) });
-  const parent = await Deno.makeTempDir({ prefix: "build_test_out_" });
-  try {
-    const r = await cli("--checkpoint", ckpt, "--out", `${parent}/engine`, "--only", "transformer");
+  await withCheckpoint(["v11", { config: (c) => (c.num_layers = 5) }], async (ckpt, parent) => {
+    const r = await buildTransformer(ckpt, `${parent}/engine`);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /transformer\/config\.json: config key "num_layers" must be an even/);
     assert.deepEqual(await entries(parent), [], "nothing written");
-  } finally {
-    await Deno.remove(ckpt, { recursive: true });
-    await Deno.remove(parent, { recursive: true });
-  }
+  });
 });
 
 Deno.test("engines:build refuses a checkpoint missing a tensor, naming the file and tensor", async () => {
-  const ckpt = await transformerOnly("v12", { dropTensor: "blocks.1.attn2.norm_k.weight" });
-  const parent = await Deno.makeTempDir({ prefix: "build_test_out_" });
-  try {
-    const r = await cli("--checkpoint", ckpt, "--out", `${parent}/engine`, "--only", "transformer");
-    assert.equal(r.code, 1);
-    assert.match(
-      r.stderr,
-      /diffusion_pytorch_model\.safetensors: .*"blocks\.1\.attn2\.norm_k\.weight"/,
-    );
-    assert.deepEqual(await entries(parent), [], "the staging folder was removed");
-  } finally {
-    await Deno.remove(ckpt, { recursive: true });
-    await Deno.remove(parent, { recursive: true });
-  }
+  await withCheckpoint(
+    ["v12", { dropTensor: "blocks.1.attn2.norm_k.weight" }],
+    async (ckpt, parent) => {
+      const r = await buildTransformer(ckpt, `${parent}/engine`);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /diffusion_pytorch_model\.safetensors: .*"blocks\.1\.attn2\.norm_k\.weight"/,
+      );
+      assert.deepEqual(await entries(parent), [], "the staging folder was removed");
+    },
+  );
 });
 
 Deno.test("engines:build refuses to overwrite an existing folder without --force", async () => {
@@ -223,20 +213,12 @@ Deno.test("engines:build refuses to overwrite an existing folder without --force
   const out = await Deno.makeTempDir({ prefix: "build_test_out_" });
   try {
     await Deno.writeTextFile(`${out}/keep.txt`, "old");
-    const r = await cli("--checkpoint", ckpt, "--out", out, "--only", "transformer");
+    const r = await buildTransformer(ckpt, out);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /already exists; pass --force/);
     assert.deepEqual(await entries(out), ["keep.txt"]);
 
-    const forced = await cli(
-      "--checkpoint",
-      ckpt,
-      "--out",
-      out,
-      "--only",
-      "transformer",
-      "--force",
-    );
+    const forced = await buildTransformer(ckpt, out, "--force");
     assert.equal(forced.code, 0, forced.stderr);
     assert.ok((await entries(out)).includes("manifest.json"));
     assert.ok(!(await entries(out)).includes("keep.txt"), "the old folder was replaced whole");
@@ -247,9 +229,7 @@ Deno.test("engines:build refuses to overwrite an existing folder without --force
 });
 
 Deno.test("engines:build rejects bad arguments and a full build without model_index.json", async () => {
-  const ckpt = await transformerOnly("v12");
-  const parent = await Deno.makeTempDir({ prefix: "build_test_out_" });
-  try {
+  await withCheckpoint(["v12"], async (ckpt, parent) => {
     const out = `${parent}/engine`;
     const bad = await cli("--checkpoint", ckpt, "--out", out, "--precision", "bf16");
     assert.match(bad.stderr, /--precision must be fp32 or fp16/);
@@ -259,37 +239,20 @@ Deno.test("engines:build rejects bad arguments and a full build without model_in
     assert.equal(full.code, 1);
     assert.match(full.stderr, /model_index\.json: missing/);
     assert.deepEqual(await entries(parent), []);
-  } finally {
-    await Deno.remove(ckpt, { recursive: true });
-    await Deno.remove(parent, { recursive: true });
-  }
+  });
 });
 
 Deno.test("engines:build --dry-run prints the trtexec command for each graph", async () => {
-  const ckpt = await transformerOnly("v11");
-  const parent = await Deno.makeTempDir({ prefix: "build_test_out_" });
-  try {
+  await withCheckpoint(["v11"], async (ckpt, parent) => {
     const out = `${parent}/engine`;
-    const r = await cli(
-      "--checkpoint",
-      ckpt,
-      "--out",
-      out,
-      "--precision",
-      "fp16",
-      "--only",
-      "transformer",
-      "--dry-run",
-    );
+    const r = await buildTransformer(ckpt, out, "--precision", "fp16", "--dry-run");
     assert.equal(r.code, 0, r.stderr);
     const line = r.stderr.split("\n").find((l) => l.startsWith("trtexec "));
     assert.ok(line, r.stderr);
     assert.ok(line.includes(`--onnx=${out}/transformer.onnx`) && line.includes("--stronglyTyped"));
     assert.match(line, /--minShapes=x:2x4x\d+x\d+,t:2,.*style:2,cos_cis_img:\d+x16/);
-  } finally {
-    await Deno.remove(ckpt, { recursive: true });
-    await Deno.remove(parent, { recursive: true });
-  }
+    assert.deepEqual(await entries(parent), [], "a dry run writes nothing");
+  });
 });
 
 Deno.test("engines:build writes all four networks, tokenizer and scheduler files for a full pipeline", async () => {
@@ -325,19 +288,9 @@ Deno.test("engines:build writes all four networks, tokenizer and scheduler files
 });
 
 Deno.test("a tampered or incomplete engine folder is refused when loading", async () => {
-  const ckpt = await transformerOnly("v12");
-  const parent = await Deno.makeTempDir({ prefix: "build_test_out_" });
-  const out = `${parent}/engine`;
-  try {
-    const r = await cli(
-      "--checkpoint",
-      ckpt,
-      "--out",
-      out,
-      "--only",
-      "transformer",
-      "--skip-verify",
-    );
+  await withCheckpoint(["v12"], async (ckpt, parent) => {
+    const out = `${parent}/engine`;
+    const r = await buildTransformer(ckpt, out, "--skip-verify");
     assert.equal(r.code, 0, r.stderr);
     const weights = `${out}/transformer.weights`;
     const bytes = await Deno.readFile(weights);
@@ -363,8 +316,5 @@ Deno.test("a tampered or incomplete engine folder is refused when loading", asyn
     assert.throws(() => validateManifest({ ...manifest, precision: "int8" }), /field "precision"/);
     await Deno.remove(`${out}/manifest.json`);
     await assert.rejects(() => loadEngineSet(out), /cannot read the engine manifest/);
-  } finally {
-    await Deno.remove(ckpt, { recursive: true });
-    await Deno.remove(parent, { recursive: true });
-  }
+  });
 });

@@ -1,17 +1,27 @@
 import assert from "node:assert/strict";
+import { GRAPH_NAMES } from "../../lib/engine/components.ts";
 import {
-  ALL_COMPONENTS,
   type BackendFacts,
   parseBackendPreference,
   probeBackend,
   selectBackend,
 } from "../../lib/engine/backend_select.ts";
+import {
+  BUILDER_VERSION,
+  fileEntry,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  ManifestError,
+  validateManifest,
+  writeManifest,
+} from "../../lib/engine/manifest.ts";
+import { resolvePlanShapes } from "../../engines/trt_profile.ts";
 
 function facts(overrides: Partial<BackendFacts> = {}): BackendFacts {
   return {
     preference: "auto",
     shim: { path: "/opt/hydit/lib/libhydit_trt.so", exists: true },
-    plans: { required: ALL_COMPONENTS, present: ALL_COMPONENTS },
+    plans: { required: GRAPH_NAMES, present: GRAPH_NAMES },
     ...overrides,
   };
 }
@@ -28,9 +38,9 @@ Deno.test("selectBackend() falls back to onnx under auto and says why", () => {
       { shim: { path: "/x/libhydit_trt.so", exists: false } },
       /shim \/x\/libhydit_trt\.so does not exist/,
     ],
-    [{ plans: { required: ALL_COMPONENTS, present: [] } }, /has no TensorRT plans/],
+    [{ plans: { required: GRAPH_NAMES, present: [] } }, /has no TensorRT plans/],
     [
-      { plans: { required: ALL_COMPONENTS, present: ["transformer", "vae_decoder"] } },
+      { plans: { required: GRAPH_NAMES, present: ["transformer", "vae_decoder"] } },
       /lacks TensorRT plans for text_encoder, text_encoder_2$/,
     ],
     [{ runtimeProblem: "cudaGetDeviceCount failed: cudaErrorNoDevice" }, /cudaErrorNoDevice/],
@@ -73,14 +83,36 @@ Deno.test("parseBackendPreference() accepts auto, onnx, tensorrt and rejects any
   assert.throws(() => parseBackendPreference("cuda"), /Invalid HYDIT_BACKEND "cuda"/);
 });
 
+/** A valid manifest listing one plan (what `engines:build --only transformer --trt` would write). */
+async function writePlanManifest(dir: string): Promise<void> {
+  await Deno.writeTextFile(`${dir}/transformer.plan`, "plan");
+  const manifest = {
+    format: MANIFEST_FORMAT,
+    formatVersion: MANIFEST_VERSION,
+    builder: { name: "engines/build.ts", version: BUILDER_VERSION },
+    createdAt: new Date(0).toISOString(),
+    modelVersion: null,
+    precision: "fp16",
+    source: { checkpoint: "ckpt", modelIndex: null },
+    components: {},
+    tokenizers: {},
+    tensorrt: {
+      version: "11.1.0",
+      gpu: "NVIDIA H100 80GB HBM3",
+      sm: "9.0",
+      shapes: resolvePlanShapes(),
+      plans: { transformer: "transformer.plan" },
+      builtAt: new Date(0).toISOString(),
+    },
+    files: { "transformer.plan": await fileEntry(`${dir}/transformer.plan`) },
+  };
+  await writeManifest(dir, validateManifest(manifest));
+}
+
 Deno.test("probeBackend() reads plans from the manifest and falls back when the shim is missing", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(
-      `${dir}/manifest.json`,
-      JSON.stringify({ tensorrt: { plans: { transformer: "transformer.plan" } } }),
-    );
-    await Deno.writeTextFile(`${dir}/transformer.plan`, "plan");
+    await writePlanManifest(dir);
     const missingShim = await probeBackend(dir, { shimPath: `${dir}/libhydit_trt.so` });
     assert.equal(missingShim.backend, "onnx");
     assert.match(missingShim.reason, /libhydit_trt\.so does not exist/);
@@ -94,6 +126,12 @@ Deno.test("probeBackend() reads plans from the manifest and falls back when the 
 
     const noManifest = await probeBackend(`${dir}/nowhere`, { shimPath: `${dir}/libhydit_trt.so` });
     assert.match(noManifest.reason, /has no TensorRT plans/);
+
+    await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify({ tensorrt: {} }));
+    await assert.rejects(
+      probeBackend(dir, { shimPath: `${dir}/libhydit_trt.so` }),
+      (e: Error) => e instanceof ManifestError && /field "format"/.test(e.message),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -6,7 +6,7 @@ import {
   SHIM_SYMBOLS,
   type TensorRtIo,
   writeBinding,
-} from "../../lib/engine/tensorrt.ts";
+} from "../../lib/engine/tensorrt_abi.ts";
 
 const HEADER = await Deno.readTextFile(new URL("../../ffi/hydit_trt.h", import.meta.url));
 

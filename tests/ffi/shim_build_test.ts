@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { openShim, TensorRtError, tensorRtVersionInfo } from "../../lib/engine/tensorrt.ts";
+import { openShim, tensorRtVersionInfo } from "../../lib/engine/tensorrt.ts";
+import { TensorRtError } from "../../lib/engine/tensorrt_abi.ts";
 
 const BUILD = new URL("../../ffi/build.sh", import.meta.url).pathname;
 const DOUBLE = new URL("./fixtures/libnvinfer_double.c", import.meta.url).pathname;

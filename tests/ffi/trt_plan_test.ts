@@ -1,18 +1,14 @@
 import assert from "node:assert/strict";
+import { buildTrtPlans, parseTrtexecLog } from "../../engines/trt_plan.ts";
 import {
-  buildTrtPlans,
-  checkPlanCompatibility,
   formatCommand,
-  parseTrtexecLog,
   planCommands,
-  PlanCompatibilityError,
   planProfile,
   type PlanSource,
-  readPlanVersion,
   resolvePlanShapes,
-} from "../../engines/trt_plan.ts";
+} from "../../engines/trt_profile.ts";
 
-// IO contracts as the engine builder writes them (architecture.md: Tencent's DiT names; the
+// IO contracts as the engine builder writes them (Tencent's DiT export names; the
 // BERT/mT5/VAE names of tests/golden/gen_engine_goldens.py), at full HunyuanDiT sizes.
 const DIT: PlanSource = {
   component: "transformer",
@@ -189,41 +185,6 @@ Deno.test("parseTrtexecLog() reads TensorRT version, GPU name and compute capabi
     () => parseTrtexecLog("no device here"),
     /Cannot read the TensorRT version from the trtexec log/,
   );
-});
-
-Deno.test("readPlanVersion() reads the version bytes of a plan header and rejects other files", () => {
-  const header = new Uint8Array(32);
-  const view = new DataView(header.buffer);
-  view.setUint32(0, 0x74727466, true);
-  header.set([10, 16, 1, 11], 24);
-  assert.equal(readPlanVersion(header), "10.16.1.11");
-  view.setUint32(4, 1, true);
-  assert.equal(readPlanVersion(header), null);
-  assert.equal(readPlanVersion(new TextEncoder().encode("this is an onnx file, not a plan")), null);
-  assert.equal(readPlanVersion(new Uint8Array(8)), null);
-});
-
-Deno.test("checkPlanCompatibility() accepts the same release and GPU, refuses any other", () => {
-  const built = { version: "11.1.0", gpu: "NVIDIA H100 80GB HBM3", sm: "9.0" };
-  checkPlanCompatibility(built, { version: "11.1.0", gpu: "NVIDIA H100 80GB HBM3", sm: "9.0" });
-  assert.throws(
-    () => checkPlanCompatibility(built, { version: "10.16.1", gpu: built.gpu, sm: "9.0" }),
-    (e: Error) =>
-      e instanceof PlanCompatibilityError &&
-      e.message.includes("built by TensorRT 11.1.0, this runtime is TensorRT 10.16.1") &&
-      e.message.includes("engines:build ... --trt"),
-  );
-  assert.throws(
-    () => checkPlanCompatibility(built, { version: "11.1.0", gpu: "NVIDIA L4", sm: "8.9" }),
-    /built for compute capability 9\.0 \("NVIDIA H100 80GB HBM3"\), this GPU is 8\.9 \("NVIDIA L4"\)/,
-  );
-  assert.throws(
-    () => checkPlanCompatibility(built, { version: "11.1.0", gpu: "NVIDIA H100 PCIe", sm: "9.0" }),
-    /built for "NVIDIA H100 80GB HBM3", this GPU is "NVIDIA H100 PCIe"/,
-  );
-  checkPlanCompatibility(built, { version: "11.1.0", gpu: "NVIDIA H100 PCIe", sm: "9.0" }, {
-    sameSmIsEnough: true,
-  });
 });
 
 Deno.test("buildTrtPlans() with dryRun prints the commands and builds nothing", async () => {

@@ -38,7 +38,7 @@ def rand(shape, seed: int) -> torch.Tensor:
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float32)
 
 
-# HunyuanDiT-v1.1-Diffusers scheduler/scheduler_config.json (hunyuandit.md 4.4), and a v1.2-like variant.
+# HunyuanDiT-v1.1-Diffusers scheduler/scheduler_config.json, and a v1.2-like variant.
 HUNYUAN_CONFIG = {
     "_class_name": "DDPMScheduler",
     "_diffusers_version": "0.28.0.dev0",

@@ -220,7 +220,7 @@ def record_randn(module):
 
 def tencent_rope_patch():
     """Makes the pipeline use diffusers' numpy RoPE path (endpoint=False positions, Tencent's training
-    formula) instead of its torch path, which differs for non-square sizes (hunyuandit.md section 3.2)."""
+    formula) instead of its torch path, which differs for non-square sizes (docs/model-decisions.md)."""
 
     def numpy_rope(embed_dim, crops_coords, grid_size, device=None, output_type="np"):
         cos, sin = df_embeddings._get_2d_rotary_pos_embed_np(embed_dim, crops_coords, grid_size, use_real=True)

@@ -5,10 +5,12 @@
  *    (`engines:build --precision fp16 --trt`, default 768..1280 profiles),
  * 2. runs every plan through the shim and the same ONNX graph through ONNX Runtime (CPU) on
  *    identical random inputs at the profile's opt and min shapes, within a tolerance per precision,
- * 3. checks the shim's validation on a real engine (shape outside the profile) and that CUDA-graph
- *    replay matches plain enqueue,
+ * 3. checks the profile validation on a real engine (shape outside the profile) and that
+ *    CUDA-graph replay matches plain enqueue,
  * 4. times the DiT step (plain and CUDA graph), then runs a full generation on both backends and
  *    compares the images,
+ * 5. runs the engine conformance suite (tests/engine/conformance.ts) on TensorRT, with plans whose
+ *    profiles cover the golden inputs,
  *
  * and prints a summary. Without a GPU, trtexec or a buildable shim it refuses with the reason
  * (exit 2). Any failed check exits 1. Environment: HYDIT_TINY_CHECKPOINT (default the committed
@@ -17,19 +19,24 @@
  * @module
  */
 
-import type { Engine, Tensor, TensorSpec } from "../../lib/engine/engine.ts";
-import { asFloat32, floatTensor } from "../../lib/engine/tensors.ts";
-import { loadOnnxEngine } from "../../lib/engine/onnx.ts";
+import { planProfile } from "../../engines/trt_profile.ts";
+import { loadConfig } from "../../lib/config.ts";
+import { loadPipeline } from "../../lib/diffusion/pipeline.ts";
+import { type ComponentName, graphName } from "../../lib/engine/components.ts";
 import {
-  defaultShimPath,
-  openTensorRtEngine,
-  runtimeOf,
-  TensorRtError,
-  type TensorRtVersionInfo,
-  tensorRtVersionInfo,
-} from "../../lib/engine/tensorrt.ts";
-import { checkPlanCompatibility, type PlanComponent, planProfile } from "../../engines/trt_plan.ts";
-import { type Manifest, readManifest } from "../../engines/manifest.ts";
+  type Engine,
+  EngineFeedError,
+  type Tensor,
+  type TensorSpec,
+} from "../../lib/engine/engine.ts";
+import { type Manifest, readManifest } from "../../lib/engine/manifest.ts";
+import { loadOnnxEngine } from "../../lib/engine/onnx.ts";
+import { checkPlanCompatibility } from "../../lib/engine/plan_compat.ts";
+import { openTensorRtEngine, runtimeOf, tensorRtVersionInfo } from "../../lib/engine/tensorrt.ts";
+import type { TensorRtVersionInfo } from "../../lib/engine/tensorrt_abi.ts";
+import { floatTensor } from "../../lib/engine/tensors.ts";
+import { compare } from "../engine/goldens.ts";
+import { runTrtConformance } from "./_trt_conformance.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CHECKPOINT = Deno.env.get("HYDIT_TINY_CHECKPOINT") ??
@@ -79,7 +86,7 @@ async function preflight(): Promise<{ library: string; info: TensorRtVersionInfo
     ["/usr/src/tensorrt/bin/trtexec", "/opt/tensorrt/bin/trtexec"].find(isFile);
   if (!trtexec) refuse("trtexec not found (set TRTEXEC, or put TensorRT's bin/ on PATH)");
   Deno.env.set("TRTEXEC", trtexec);
-  const library = defaultShimPath(Deno.env.toObject());
+  const library = loadConfig([]).trtShim;
   if (!isFile(library)) {
     const built = await new Deno.Command("bash", { args: [`${ROOT}ffi/build.sh`] }).output();
     const text = new TextDecoder().decode(built.stdout) + new TextDecoder().decode(built.stderr);
@@ -144,25 +151,6 @@ function feedsFor(
   return feeds;
 }
 
-function compare(a: Tensor, b: Tensor): { relL2: number; maxAbs: number } {
-  const x = asFloat32(a);
-  const y = asFloat32(b);
-  let diff = 0;
-  let norm = 0;
-  let maxAbs = 0;
-  for (let i = 0; i < x.length; i++) {
-    const d = x[i] - y[i];
-    diff += d * d;
-    norm += x[i] * x[i];
-    maxAbs = Math.max(maxAbs, Math.abs(d));
-  }
-  return { relL2: Math.sqrt(diff / Math.max(norm, 1e-30)), maxAbs };
-}
-
-function planComponentOf(file: string): PlanComponent {
-  return file.replace(/\.onnx$/, "") as PlanComponent;
-}
-
 function specsOf(entry: NonNullable<Manifest["components"]["transformer"]>): TensorSpec[] {
   return entry.inputs.map((io) => ({
     name: io.name,
@@ -203,7 +191,7 @@ async function buildEngines(dir: string): Promise<void> {
 async function compareComponents(dir: string, manifest: Manifest, library: string): Promise<void> {
   const trt = manifest.tensorrt!;
   for (const [name, entry] of Object.entries(manifest.components)) {
-    const component = planComponentOf(entry.file);
+    const component = graphName(name as ComponentName);
     const plan = trt.plans[component];
     if (!plan) {
       check(false, `${name}: no plan in the manifest`);
@@ -225,7 +213,7 @@ async function compareComponents(dir: string, manifest: Manifest, library: strin
         const feeds = feedsFor(inputs, dims, vocab, 7);
         const [want, got] = [await cpu.run(feeds), await gpu.run(feeds)];
         for (const spec of cpu.outputs) {
-          const { relL2, maxAbs } = compare(want[spec.name], got[spec.name]);
+          const { relL2, maxAbs } = compare(got[spec.name], want[spec.name]);
           const limit = TOLERANCE[entry.precision];
           check(
             relL2 <= limit && got[spec.name].dims.join() === want[spec.name].dims.join(),
@@ -271,9 +259,9 @@ async function ditStep(dir: string, manifest: Manifest, library: string): Promis
         tooBig.x.data = new Uint16Array(tooBig.x.dims.reduce((a, b) => a * b, 1));
         const refused = await engine.run(tooBig).then(() => null, (e: Error) => e);
         check(
-          refused instanceof TensorRtError && refused.status === "HYDIT_TRT_INVALID_ARGUMENT" &&
+          refused instanceof EngineFeedError && refused.problem === "shape" &&
             /outside the plan's range/.test(refused.message),
-          `shim refuses an input outside the profile: ${refused?.message ?? "no error"}`,
+          `an input outside the profile is refused: ${refused?.message ?? "no error"}`,
         );
       }
       for (let i = 0; i < 3; i++) await engine.run(feeds); // warm-up (and graph capture)
@@ -295,13 +283,12 @@ async function ditStep(dir: string, manifest: Manifest, library: string): Promis
       await engine.close();
     }
   }
-  const { maxAbs } = compare(results["false"], results["true"]);
+  const { maxAbs } = compare(results["true"], results["false"]);
   check(maxAbs <= 1e-3, `CUDA-graph replay matches enqueueV3: max abs ${maxAbs.toExponential(2)}`);
 }
 
 /** A full generation on both backends; per-step latency from the pipeline's progress hook. */
-async function generation(dir: string): Promise<void> {
-  const { loadPipeline } = await import("../../lib/diffusion/pipeline.ts");
+async function generation(dir: string, library: string): Promise<void> {
   const request = {
     prompt: "a red fox in the snow, 一只红狐狸",
     height: 768,
@@ -313,7 +300,7 @@ async function generation(dir: string): Promise<void> {
   };
   const images: Record<string, Uint8Array> = {};
   for (const backend of ["onnx", "tensorrt"] as const) {
-    const pipeline = await loadPipeline(dir, { backend });
+    const pipeline = await loadPipeline(dir, { backend, trtShim: library });
     try {
       const used = pipeline.describe().backend;
       check(used === backend, `pipeline runs on ${backend} (describe() says ${used})`);
@@ -379,7 +366,13 @@ if (import.meta.main) {
   }]);
   stages.push(["compare", () => compareComponents(dir, manifest!, library)]);
   stages.push(["dit", () => ditStep(dir, manifest!, library)]);
-  stages.push(["generation", () => generation(dir)]);
+  stages.push(["generation", () => generation(dir, library)]);
+  stages.push(["conformance", async () => {
+    for (const r of await runTrtConformance(`${dir}/conformance`, library, console.log)) {
+      if (r.outcome === "skip") summary.push(`SKIP  conformance: ${r.name} (${r.detail})`);
+      else check(r.outcome === "pass", `conformance: ${r.name}${r.detail ? `: ${r.detail}` : ""}`);
+    }
+  }]);
   for (const [name, stage] of stages) {
     try {
       await stage();

@@ -1,49 +1,7 @@
 import assert from "node:assert/strict";
-import { buildComponent } from "../../engines/build.ts";
-import { loadOnnxEngine } from "../../lib/engine/onnx.ts";
+import { buildComponent } from "../../engines/build_component.ts";
 import { parseDitConfig } from "../../lib/onnx/dit_config.ts";
-import type { Precision } from "../../lib/onnx/nn.ts";
-import { compare, GOLDEN, goldenCases, goldenFeeds, goldenOutput } from "./engine_goldens.ts";
-
-const TOLERANCE: Record<Precision, { relL2: number; maxAbs: number }> = {
-  fp32: { relL2: 1e-5, maxAbs: 1e-4 },
-  fp16: { relL2: 2e-2, maxAbs: Infinity },
-};
-
-for (const variant of ["v12", "v11"]) {
-  for (const precision of ["fp32", "fp16"] as const) {
-    Deno.test(`DiT ${variant} ${precision} graph matches diffusers on square and non-square latents`, async () => {
-      const dir = await Deno.makeTempDir({ prefix: "dit_test_" });
-      try {
-        const built = await buildComponent(
-          `${GOLDEN}tiny/tiny-${variant}`,
-          "transformer",
-          dir,
-          precision,
-        );
-        const engine = await loadOnnxEngine(`${dir}/${built.entry.file}`, { threads: 1 });
-        try {
-          const cases = await goldenCases();
-          for (const shape of ["square", "nonsquare"]) {
-            const c = cases[`dit_${variant}_${shape}`];
-            const out = await engine.run(await goldenFeeds(c, engine));
-            assert.equal(out.output.dtype, precision === "fp16" ? "float16" : "float32");
-            const err = compare(out.output, await goldenOutput(c, "output"));
-            const tol = TOLERANCE[precision];
-            assert.ok(
-              err.relL2 < tol.relL2 && err.maxAbs < tol.maxAbs,
-              `${shape}: rel L2 ${err.relL2}, max abs ${err.maxAbs}`,
-            );
-          }
-        } finally {
-          await engine.close();
-        }
-      } finally {
-        await Deno.remove(dir, { recursive: true });
-      }
-    });
-  }
-}
+import { GOLDEN } from "../engine/goldens.ts";
 
 Deno.test("DiT v1.1 graph declares style and image_meta_size, v1.2 does not", async () => {
   const dir = await Deno.makeTempDir({ prefix: "dit_test_" });

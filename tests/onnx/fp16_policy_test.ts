@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { buildComponent } from "../../engines/build.ts";
-import type { ComponentName } from "../../engines/manifest.ts";
+import { buildComponent } from "../../engines/build_component.ts";
+import type { ComponentName } from "../../lib/engine/components.ts";
 import { createGraph, float } from "../../lib/onnx/graph.ts";
 import {
   decodeModel,
@@ -8,7 +8,7 @@ import {
   type Model,
   precisionViolations,
 } from "../../lib/onnx/inspect.ts";
-import { GOLDEN } from "./engine_goldens.ts";
+import { GOLDEN } from "../engine/goldens.ts";
 
 const NORMALIZATION_OPS = ["LayerNormalization", "InstanceNormalization", "Softmax", "ReduceMean"];
 

@@ -51,7 +51,7 @@ Deno.test("graph with external weights runs on ONNX Runtime", async () => {
         assert.ok(Math.abs(got - want) < 1e-3, `${got} vs ${want}`);
       }
     }
-    await assert.rejects(() => engine.run({}), /missing input "x"/);
+    await assert.rejects(() => engine.run({}), /input "x" is missing/);
   } finally {
     await engine.close();
   }

@@ -1,6 +1,7 @@
 /**
  * Starts the real service (main.ts) as a child process on loopback with its own KV file and results
- * folder, and talks to it over HTTP. The generator is always the real ONNX pipeline on the tiny
+ * folder, and talks to it over HTTP (for kill -9, SIGTERM and two-process cases; the rest run it
+ * in-process with _in_process.ts). The generator is always the real ONNX pipeline on the tiny
  * checkpoint, built once with `engines:build` (or the folder named by HYDIT_TEST_ENGINES).
  */
 import { fileURLToPath } from "node:url";
@@ -179,14 +180,15 @@ export async function waitReady(server: ServerHandle, timeoutMs = 120_000): Prom
   throw new Error(`Server did not become ready:\n${server.logs.slice(-30).join("\n")}`);
 }
 
-/** JSON request helper: returns status, headers and parsed body (or text). */
-export async function call(
-  server: ServerHandle,
-  method: string,
-  path: string,
-  options: { body?: unknown; key?: string; headers?: Record<string, string> } = {},
-  // deno-lint-ignore no-explicit-any
-): Promise<{ status: number; headers: Headers; body: any }> {
+/** What a test request carries: an API key, a JSON body, extra headers. */
+export interface CallOptions {
+  body?: unknown;
+  key?: string;
+  headers?: Record<string, string>;
+}
+
+/** The RequestInit of a test request: bearer key and JSON body (with its content type) when given. */
+export function requestInit(method: string, options: CallOptions = {}): RequestInit {
   const headers: Record<string, string> = { ...options.headers };
   if (options.key) headers.authorization = `Bearer ${options.key}`;
   let body: string | undefined;
@@ -194,7 +196,18 @@ export async function call(
     headers["content-type"] ??= "application/json";
     body = JSON.stringify(options.body);
   }
-  const res = await fetch(`${server.url}${path}`, { method, headers, body });
+  return { method, headers, body };
+}
+
+/** JSON request helper: returns status, headers and parsed body (or text). */
+export async function call(
+  server: { url: string },
+  method: string,
+  path: string,
+  options: CallOptions = {},
+  // deno-lint-ignore no-explicit-any
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(`${server.url}${path}`, requestInit(method, options));
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -205,7 +218,7 @@ export async function call(
 
 /** Polls a job until it is terminal. */
 export async function waitJob(
-  server: ServerHandle,
+  server: { url: string },
   id: string,
   options: { key?: string; timeoutMs?: number } = {},
   // deno-lint-ignore no-explicit-any
@@ -217,4 +230,48 @@ export async function waitJob(
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`Job ${id} did not finish in time`);
+}
+
+/** Polls `check` every 25 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function until(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+/** A state folder whose KV file a test opens first (to prepare records before a server starts). */
+export async function stateDir(): Promise<{ dir: string; openKv: () => Promise<Deno.Kv> }> {
+  const dir = await Deno.makeTempDir({ prefix: "hydit-state-" });
+  await Deno.mkdir(`${dir}/kv`);
+  return { dir, openKv: () => Deno.openKv(`${dir}/kv/hydit.kv`) };
+}
+
+/** Writes `dir/schedules.json` with one every-minute schedule `name` (64x64, 2 steps); returns its path. */
+export async function writeSchedules(dir: string, name: string): Promise<string> {
+  const path = `${dir}/schedules.json`;
+  const schedule = {
+    name,
+    cron: "* * * * *",
+    request: { prompt: "tick", size: "64x64", steps: 2 },
+  };
+  await Deno.writeTextFile(path, JSON.stringify({ schedules: [schedule] }));
+  return path;
+}
+
+/** Submits `body` as a job and waits until it runs; returns its id. */
+export async function runningJob(server: { url: string }, body: unknown): Promise<string> {
+  const { body: job } = await call(server, "POST", "/v1/jobs", { body });
+  await until(
+    async () => (await call(server, "GET", `/v1/jobs/${job.id}`)).body.status === "running",
+    30_000,
+    `job ${job.id} to run`,
+  );
+  return job.id;
 }

@@ -1,5 +1,5 @@
-/** Generation parameters for tests that drive the job store directly (small, valid, deterministic). */
-import type { GenerationParams } from "../../lib/jobs/job.ts";
+/** Records for tests that drive the job store directly (small, valid, deterministic). */
+import type { GenerationParams, ImageMeta } from "../../lib/jobs/job.ts";
 
 /** A 64x64, 10-step DDPM request for one image, with `overrides` applied. */
 export function testParams(overrides: Partial<GenerationParams> = {}): GenerationParams {
@@ -16,6 +16,28 @@ export function testParams(overrides: Partial<GenerationParams> = {}): Generatio
     n: 1,
     outputFormat: "png",
     resolutionBinning: false,
+    ...overrides,
+  };
+}
+
+/** Metadata of a 2x2 PNG `id` owned by `owner`, expiring in an hour, with `overrides` applied. */
+export function testImageMeta(
+  id: string,
+  owner: string,
+  overrides: Partial<ImageMeta> = {},
+): ImageMeta {
+  return {
+    id,
+    seed: 1,
+    width: 2,
+    height: 2,
+    format: "png",
+    bytes: 3,
+    jobId: "d".repeat(32),
+    owner,
+    createdAt: Date.now(),
+    expiresAt: Date.now() + 3_600_000,
+    etag: `"${id}"`,
     ...overrides,
   };
 }

@@ -1,4 +1,5 @@
 /** A loopback webhook receiver for tests, and the signature a receiver expects. */
+import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 
 /** One request the receiver got, with the status it answered. */
@@ -26,4 +27,21 @@ export function receiver(statuses: number[], then = 200) {
 export function expectedSignature(secret: string, headers: Headers, body: string): string {
   const ts = headers.get("webhook-timestamp");
   return `v1=${createHmac("sha256", secret).update(`${ts}.${body}`).digest("hex")}`;
+}
+
+/**
+ * Asserts that `got` is the signed webhook of job `id` ending in `state` (id header, signature under
+ * `secret`, payload type); returns the payload.
+ */
+// deno-lint-ignore no-explicit-any
+export function assertWebhook(got: Received, secret: string, id: string, state: string): any {
+  assert.equal(got.headers.get("webhook-id"), `${id}.${state}`);
+  assert.equal(
+    got.headers.get("webhook-signature"),
+    expectedSignature(secret, got.headers, got.body),
+  );
+  const payload = JSON.parse(got.body);
+  assert.equal(payload.type, `job.${state}`);
+  assert.equal(payload.job.id, id);
+  return payload;
 }

@@ -16,6 +16,9 @@ Deno.test("loadConfig() applies defaults, environment, then flags", () => {
   assert.equal(fromEnv.port, 9000);
   assert.deepEqual(fromEnv.apiKeys, ["a", "b"]);
   assert.equal(fromEnv.kvPath, "/x/kv");
+  assert.match(defaults.trtShim, /\/ffi\/build\/libhydit_trt\.so$/);
+  assert.equal(loadConfig([], env({ HYDIT_TRT_SHIM: "/opt/shim.so" })).trtShim, "/opt/shim.so");
+  assert.equal(loadConfig([], env({ HYDIT_TRT_SHIM: "" })).trtShim, defaults.trtShim);
   const flags = loadConfig(["--port", "9100", "--queue-depth=4"], env({ HYDIT_PORT: "9000" }));
   assert.equal(flags.port, 9100);
   assert.equal(flags.queueDepth, 4);

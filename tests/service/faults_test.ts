@@ -1,24 +1,19 @@
 /**
- * Faults against real server processes: kill -9 mid-generation and restart, SIGTERM drain (finish and
- * release), a full queue, and two processes on one KV file sharing one cron schedule.
+ * Faults that need real server processes: kill -9 mid-generation and restart, SIGTERM drain (finish
+ * and release), and two processes on one KV file sharing one cron schedule.
  */
 import assert from "node:assert/strict";
 import sharp from "sharp";
 import { withKvRetry } from "../../lib/jobs/kv_retry.ts";
-import { call, freePort, startServer, waitJob } from "./_harness.ts";
-
-async function until(
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
+import {
+  call,
+  freePort,
+  runningJob,
+  startServer,
+  until,
+  waitJob,
+  writeSchedules,
+} from "./_harness.ts";
 
 Deno.test("kill -9 mid-generation, restart: the job completes with nothing lost", async () => {
   // The lease must outlast scheduling hiccups of a loaded CI machine (renewal runs every lease/3),
@@ -67,14 +62,7 @@ Deno.test("kill -9 mid-generation, restart: the job completes with nothing lost"
 
 Deno.test("SIGTERM: not ready at once, in-flight job finishes, exit 0 within the grace period", async () => {
   const server = await startServer({ env: { HYDIT_GRACE_MS: "15000" } });
-  const job = await call(server, "POST", "/v1/jobs", {
-    body: { prompt: "finish me", size: "128x128", steps: 150 },
-  });
-  await until(
-    async () => (await call(server, "GET", `/v1/jobs/${job.body.id}`)).body.status === "running",
-    30_000,
-    "run",
-  );
+  const id = await runningJob(server, { prompt: "finish me", size: "128x128", steps: 150 });
   const t0 = Date.now();
   server.proc.kill("SIGTERM");
   await until(async () => (await call(server, "GET", "/readyz")).status === 503, 2000, "not ready");
@@ -87,26 +75,19 @@ Deno.test("SIGTERM: not ready at once, in-flight job finishes, exit 0 within the
   assert.equal(status.code, 0);
   assert.ok(Date.now() - t0 < 15_000);
   const kv = await Deno.openKv(`${server.dir}/kv/hydit.kv`);
-  const record = (await withKvRetry(() => kv.get<{ state: string }>(["jobs", job.body.id]))).value;
+  const record = (await withKvRetry(() => kv.get<{ state: string }>(["jobs", id]))).value;
   kv.close();
   assert.equal(record?.state, "succeeded");
 });
 
 Deno.test("SIGTERM: a job longer than the grace period is released and resumes after restart", async () => {
   const server = await startServer({ env: { HYDIT_GRACE_MS: "300" } });
-  const job = await call(server, "POST", "/v1/jobs", {
-    body: { prompt: "too long", size: "128x128", steps: 200 },
-  });
-  await until(
-    async () => (await call(server, "GET", `/v1/jobs/${job.body.id}`)).body.status === "running",
-    30_000,
-    "run",
-  );
+  const id = await runningJob(server, { prompt: "too long", size: "128x128", steps: 200 });
   const status = await server.stop();
   assert.equal(status.code, 0);
   const restarted = await startServer({ dir: server.dir, port: server.port });
   try {
-    const done = await waitJob(restarted, job.body.id, { timeoutMs: 60_000 });
+    const done = await waitJob(restarted, id, { timeoutMs: 60_000 });
     assert.equal(done.status, "succeeded");
     assert.equal(done.attempts, 1, "a drained run does not count as an attempt");
     assert.ok(server.records().some((r) => r.msg === "job released for another worker"));
@@ -115,45 +96,11 @@ Deno.test("SIGTERM: a job longer than the grace period is released and resumes a
   }
 });
 
-Deno.test("a full queue answers 429 with Retry-After from measured step time", async () => {
-  const server = await startServer({ env: { HYDIT_QUEUE_DEPTH: "2" } });
-  try {
-    const body = { prompt: "fill", size: "128x128", steps: 200 };
-    const a = await call(server, "POST", "/v1/jobs", { body });
-    const b = await call(server, "POST", "/v1/jobs", { body });
-    assert.deepEqual([a.status, b.status], [202, 202]);
-    const full = await call(server, "POST", "/v1/jobs", { body });
-    assert.equal(full.status, 429);
-    assert.equal(full.body.error.code, "queue_full");
-    const retryAfter = Number(full.headers.get("retry-after"));
-    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1, `Retry-After ${retryAfter}`);
-    const sync = await call(server, "POST", "/v1/images/generations", { body });
-    assert.equal(sync.status, 429);
-    await call(server, "DELETE", `/v1/jobs/${a.body.id}`);
-    await call(server, "DELETE", `/v1/jobs/${b.body.id}`);
-    await waitJob(server, a.body.id);
-    const again = await call(server, "POST", "/v1/jobs", { body: { ...body, steps: 1 } });
-    assert.equal(again.status, 202);
-  } finally {
-    await server.stop();
-  }
-});
-
 Deno.test({
   name: "two processes on one KV file run each cron slot exactly once",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "hydit-cron-" });
-    const schedules = `${dir}/schedules.json`;
-    await Deno.writeTextFile(
-      schedules,
-      JSON.stringify({
-        schedules: [{
-          name: "every-minute",
-          cron: "* * * * *",
-          request: { prompt: "tick", size: "64x64", steps: 2 },
-        }],
-      }),
-    );
+    const schedules = await writeSchedules(dir, "every-minute");
     const env = { HYDIT_SCHEDULES: schedules };
     const a = await startServer({ dir, env: { ...env, HYDIT_WORKER_ID: "a" } });
     const b = await startServer({ dir, port: freePort(), env: { ...env, HYDIT_WORKER_ID: "b" } });
@@ -196,31 +143,4 @@ Deno.test({
       await Promise.all([a.stop(), b.stop()]);
     }
   },
-});
-
-Deno.test("HYDIT_CONCURRENCY=2 runs two jobs at once, each on its own pipeline thread", async () => {
-  const server = await startServer({ env: { HYDIT_CONCURRENCY: "2" } });
-  try {
-    const body = { prompt: "side by side", size: "128x128", steps: 200 };
-    const a = await call(server, "POST", "/v1/jobs", { body });
-    const b = await call(server, "POST", "/v1/jobs", { body });
-    await until(
-      async () => {
-        const states = await Promise.all(
-          [a, b].map(async (j) => (await call(server, "GET", `/v1/jobs/${j.body.id}`)).body.status),
-        );
-        return states.every((s) => s === "running");
-      },
-      30_000,
-      "both jobs running",
-    );
-    const ready = await call(server, "GET", "/readyz");
-    assert.equal(ready.body.concurrency, 2);
-    await call(server, "DELETE", `/v1/jobs/${a.body.id}`);
-    await call(server, "DELETE", `/v1/jobs/${b.body.id}`);
-    assert.equal((await waitJob(server, a.body.id)).status, "cancelled");
-    assert.equal((await waitJob(server, b.body.id)).status, "cancelled");
-  } finally {
-    await server.stop();
-  }
 });

@@ -1,26 +1,28 @@
 /**
  * The real pipeline behind the service's generator contract, on worker threads: steps reported in
- * order, pixels of the requested size, cancellation at the next step, and the loader's type.
+ * order, pixels of the requested size, cancellation at the next step, and load failures.
  */
 import assert from "node:assert/strict";
-import { loadPipeline, type PipelineOptions } from "../../lib/diffusion/pipeline.ts";
-import { type ImageGenerator, isAbortError } from "../../lib/jobs/generator.ts";
-import { threadedGenerator } from "../../lib/jobs/threaded_generator.ts";
+import { isAbortError } from "../../lib/jobs/generator.ts";
+import { threadedPipeline } from "../../lib/jobs/pipeline_threads.ts";
 import { testEngines } from "./_harness.ts";
 
-// main.ts hands loadPipeline to a worker thread by name; this keeps its signature checked.
-const loader: (dir: string, opts: PipelineOptions) => Promise<ImageGenerator> = loadPipeline;
 const engines = await testEngines();
+
+Deno.test("threadedPipeline() reports a folder it cannot load with the pipeline's message", async () => {
+  await assert.rejects(
+    threadedPipeline({ engineDir: `${engines}/nowhere` }),
+    /nowhere\/manifest\.json: cannot read the engine manifest/,
+  );
+});
 
 Deno.test({
   name:
-    "threadedGenerator() runs the real pipeline off the main thread and cancels at the next step",
+    "threadedPipeline() runs the real pipeline off the main thread and cancels at the next step",
   async fn() {
-    const gen = await threadedGenerator({
-      module: new URL("../../lib/diffusion/pipeline.ts", import.meta.url).href,
-      exportName: loader.name,
+    const gen = await threadedPipeline({
       engineDir: engines,
-      options: { sizeLimits: { min: 64, max: 256 } } satisfies PipelineOptions,
+      options: { sizeLimits: { min: 64, max: 256 } },
     });
     try {
       assert.equal(gen.describe().backend, "onnx");

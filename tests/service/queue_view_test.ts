@@ -1,7 +1,6 @@
 /**
  * Queue positions from the queue index: a job's estimate reads only the entries ahead of it (and the
- * progress of the running ones), never the whole queue or other job records; and the live server's
- * job views show positions and ETAs in queue order.
+ * progress of the running ones), never the whole queue or other job records.
  */
 import assert from "node:assert/strict";
 import { estimate } from "../../lib/jobs/estimate.ts";
@@ -9,7 +8,6 @@ import { type JobRecord, keys } from "../../lib/jobs/job.ts";
 import { claimNext, releaseJob } from "../../lib/jobs/lease.ts";
 import { pendingWork } from "../../lib/jobs/pending.ts";
 import { listQueue, submitJob } from "../../lib/jobs/store.ts";
-import { call, startServer, waitJob } from "./_harness.ts";
 import { testParams } from "./_params.ts";
 
 const PARAMS = testParams({ n: 2 });
@@ -114,40 +112,4 @@ Deno.test("a queue entry from before index values (the id alone) is still claime
     steps: 10,
     createdAt: job.createdAt,
   });
-});
-
-Deno.test("the live server's job views give queue positions and growing ETAs in order", async () => {
-  const server = await startServer();
-  try {
-    const long = { prompt: "hold the worker", size: "128x128", steps: 200, n: 2 };
-    const first = await call(server, "POST", "/v1/jobs", { body: long });
-    const deadline = Date.now() + 30_000;
-    // ETAs need a measured step time: wait until the first job is a few steps in.
-    while (!((await call(server, "GET", `/v1/jobs/${first.body.id}`)).body.progress?.step >= 3)) {
-      if (Date.now() > deadline) throw new Error("the first job did not get going");
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const queued = [];
-    for (let i = 0; i < 3; i++) {
-      const res = await call(server, "POST", "/v1/jobs", {
-        body: { prompt: `wait ${i}`, size: "64x64", steps: 10 },
-      });
-      assert.equal(res.status, 202);
-      assert.equal(res.body.queue_position, i, "the 202 view carries the position");
-      queued.push(res.body.id);
-    }
-    const views = await Promise.all(
-      queued.map(async (id) => (await call(server, "GET", `/v1/jobs/${id}`)).body),
-    );
-    assert.deepEqual(views.map((v) => v.queue_position), [0, 1, 2]);
-    const etas = views.map((v) => v.eta_seconds);
-    assert.ok(etas.every((e) => typeof e === "number" && e > 0), `ETAs ${etas}`);
-    assert.ok(etas[0] < etas[1] && etas[1] < etas[2], `ETAs grow in queue order: ${etas}`);
-    const running = (await call(server, "GET", `/v1/jobs/${first.body.id}`)).body;
-    assert.equal(running.queue_position, null);
-    for (const id of [first.body.id, ...queued]) await call(server, "DELETE", `/v1/jobs/${id}`);
-    for (const id of [first.body.id, ...queued]) await waitJob(server, id);
-  } finally {
-    await server.stop();
-  }
 });

@@ -5,9 +5,8 @@ import { createJobEvents, type JobEvent } from "../../lib/jobs/events.ts";
 import type { GenerationParams, JobRecord, JobState } from "../../lib/jobs/job.ts";
 import { openResultsStore } from "../../lib/jobs/results.ts";
 import { getJob, submitJob } from "../../lib/jobs/store.ts";
-import { createWorker } from "../../lib/jobs/worker.ts";
-import { fakeGenerator } from "./_fake_generator.ts";
 import { testParams } from "./_params.ts";
+import { testWorker } from "./_worker.ts";
 
 const PARAMS = testParams({ width: 32, height: 48, steps: 4, seed: 10, n: 2 });
 
@@ -18,17 +17,7 @@ async function setup() {
   const events = createJobEvents();
   const finished: JobRecord[] = [];
   const states: JobState[] = [];
-  const worker = createWorker({
-    kv,
-    generator: fakeGenerator(5),
-    results,
-    events,
-    log: () => {},
-    identity: { id: "w", boot: "b" },
-    concurrency: 1,
-    leaseMs: 2000,
-    pollMs: 50,
-    retentionMs: 60_000,
+  const worker = testWorker({ kv, results, events }, {
     observer: { step: () => {}, generation: () => {}, finished: (s) => states.push(s) },
     onFinished: (job) => finished.push(job),
   });

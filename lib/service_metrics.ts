@@ -3,10 +3,25 @@
  *
  * @module
  */
-import type { Registry } from "./metrics.ts";
+import type { Counter, Gauge, Histogram, Registry } from "./http/mod.ts";
+
+/** The service's instruments (names in the registry: `hydit_*`). */
+export interface ServiceMetrics {
+  finishedJobs: Counter;
+  stepHist: Histogram;
+  genHist: Histogram;
+  loadGauge: Gauge;
+  warmGauge: Gauge;
+  readyGauge: Gauge;
+  depthGauge: Gauge;
+  jobsGauge: Gauge;
+  webhooks: Counter;
+  scheduleRuns: Counter;
+  sweeps: Counter;
+}
 
 /** Registers every service metric on `registry` and returns the instruments. */
-export function serviceMetrics(registry: Registry) {
+export function serviceMetrics(registry: Registry): ServiceMetrics {
   return {
     finishedJobs: registry.counter(
       "hydit_jobs_finished_total",

@@ -4,7 +4,8 @@
  */
 
 import type { Engine, Tensor } from "../../lib/engine/engine.ts";
-import { fromHalfArray, toHalfArray } from "../../lib/onnx/half.ts";
+import { asFloat32 } from "../../lib/engine/tensors.ts";
+import { toHalfArray } from "../../lib/onnx/half.ts";
 
 /** Root of the golden data. */
 export const GOLDEN = new URL("../golden/data/", import.meta.url).pathname;
@@ -69,15 +70,13 @@ export async function goldenOutput(c: GoldenCase, name: string): Promise<Tensor>
   return await readTensor(c.outputs[name]);
 }
 
-/** Relative L2 error and max absolute error of `got` (fp32 or fp16 bits) against `want`. */
+/** Relative L2 error and max absolute error of `got` against `want` (each fp32 or fp16 bits). */
 export function compare(got: Tensor, want: Tensor): { relL2: number; maxAbs: number } {
   if (got.dims.join("x") !== want.dims.join("x")) {
-    throw new Error(`shape [${got.dims}] differs from golden [${want.dims}]`);
+    throw new Error(`shape [${got.dims}] differs from reference [${want.dims}]`);
   }
-  const g = got.dtype === "float16"
-    ? fromHalfArray(got.data as Uint16Array)
-    : got.data as Float32Array;
-  const w = want.data as Float32Array;
+  const g = asFloat32(got);
+  const w = asFloat32(want);
   let num = 0, den = 0, maxAbs = 0;
   for (let i = 0; i < w.length; i++) {
     const d = g[i] - w[i];
@@ -85,5 +84,5 @@ export function compare(got: Tensor, want: Tensor): { relL2: number; maxAbs: num
     den += w[i] * w[i];
     maxAbs = Math.max(maxAbs, Math.abs(d));
   }
-  return { relL2: Math.sqrt(num / den), maxAbs };
+  return { relL2: Math.sqrt(num / Math.max(den, 1e-30)), maxAbs };
 }

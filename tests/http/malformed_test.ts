@@ -1,13 +1,11 @@
 /**
- * Hostile and malformed input against the live server: wrong types, out-of-range values, unknown
+ * Hostile and malformed input against the app in-process: wrong types, out-of-range values, unknown
  * fields, broken bodies (invalid UTF-8, truncated JSON, huge and chunked bodies, wrong content types),
- * path traversal in ids and bad headers. Every request must get a 4xx JSON error, and the server must
- * stay up with no unhandled error logged.
+ * path traversal in ids and bad headers. Every request must get a 4xx JSON error, nothing may reach
+ * the job facade, and the app must keep answering with no unhandled error logged.
  */
 import assert from "node:assert/strict";
-import { startServer } from "./_harness.ts";
-
-const KEY = "malformed-test-key";
+import { KEY_A as KEY, testApp } from "./_app.ts";
 
 interface Case {
   name: string;
@@ -240,41 +238,35 @@ function cases(): Case[] {
   return out;
 }
 
-Deno.test("at least 200 malformed or hostile requests each get a 4xx JSON error and the server stays up", async () => {
-  const server = await startServer({ env: { HYDIT_API_KEYS: KEY } });
-  try {
-    const all = cases();
-    assert.ok(all.length >= 200, `only ${all.length} cases`);
-    const failures: string[] = [];
-    for (const c of all) {
-      const headers: Record<string, string> = {};
-      if (!c.noAuth) headers.authorization = `Bearer ${KEY}`;
-      if (c.body !== undefined) headers["content-type"] = "application/json";
-      Object.assign(headers, c.headers);
-      const res = await fetch(`${server.url}${c.path}`, {
-        method: c.method ?? "POST",
-        headers,
-        body: c.body,
-      });
-      const text = await res.text();
-      let code: unknown;
-      try {
-        code = JSON.parse(text).error?.code;
-      } catch { /* not JSON */ }
-      const okStatus = res.status >= 400 && res.status < 500;
-      const json = /application\/json/.test(res.headers.get("content-type") ?? "");
-      if (!okStatus || !json || typeof code !== "string") {
-        failures.push(`${c.name}: ${res.status} ${text.slice(0, 120)}`);
-      }
+Deno.test("at least 200 malformed or hostile requests each get a 4xx JSON error and the app stays up", async () => {
+  const t = await testApp();
+  const all = cases();
+  assert.ok(all.length >= 200, `only ${all.length} cases`);
+  const failures: string[] = [];
+  for (const c of all) {
+    const headers: Record<string, string> = {};
+    if (!c.noAuth) headers.authorization = `Bearer ${KEY}`;
+    if (c.body !== undefined) headers["content-type"] = "application/json";
+    Object.assign(headers, c.headers);
+    const res = await t.app.request(c.path ?? "/", {
+      method: c.method ?? "POST",
+      headers,
+      body: c.body,
+    });
+    const text = await res.text();
+    let code: unknown;
+    try {
+      code = JSON.parse(text).error?.code;
+    } catch { /* not JSON */ }
+    const okStatus = res.status >= 400 && res.status < 500;
+    const json = /application\/json/.test(res.headers.get("content-type") ?? "");
+    if (!okStatus || !json || typeof code !== "string") {
+      failures.push(`${c.name}: ${res.status} ${text.slice(0, 120)}`);
     }
-    assert.deepEqual(failures, []);
-    const health = await fetch(`${server.url}/healthz`);
-    assert.equal(health.status, 200);
-    await health.body?.cancel();
-    assert.equal(server.records().filter((r) => r.msg === "unhandled error").length, 0);
-    const queued = server.records().filter((r) => r.msg === "job queued").length;
-    assert.equal(queued, 0, "no malformed request created a job");
-  } finally {
-    await server.stop();
   }
+  assert.deepEqual(failures, []);
+  assert.equal((await t.app.request("/healthz")).status, 200);
+  assert.equal(t.logs.filter((r) => r.msg === "unhandled error").length, 0);
+  const submitted = t.jobs.calls.filter(([method]) => method === "submit");
+  assert.deepEqual(submitted, [], "no malformed request reached the job facade");
 });

@@ -1,16 +1,17 @@
 /**
- * Worker-thread side of {@linkcode threadedGenerator}: loads a generator from a module and runs its
+ * Worker-thread side of {@linkcode threadedPipeline}: loads the diffusion pipeline and runs its
  * generations, reporting steps by message. Cancellation arrives through a shared flag, read after every
  * step, because a busy worker does not process incoming messages until its generation yields.
  *
  * @module
  */
 /// <reference lib="deno.worker" />
+import { loadPipeline, type PipelineOptions } from "../diffusion/mod.ts";
 import type { GeneratorRequest, ImageGenerator } from "./generator.ts";
 
 /** Messages the main thread sends. */
 export type ThreadRequest =
-  | { type: "load"; module: string; exportName: string; engineDir: string; options: unknown }
+  | { type: "load"; engineDir: string; options: PipelineOptions }
   | { type: "generate"; id: number; request: GeneratorRequest; abort: SharedArrayBuffer }
   | { type: "close" };
 
@@ -31,8 +32,7 @@ self.onmessage = async (event: MessageEvent<ThreadRequest>) => {
   const msg = event.data;
   if (msg.type === "load") {
     try {
-      const mod = await import(msg.module);
-      generator = await mod[msg.exportName](msg.engineDir, msg.options);
+      generator = await loadPipeline(msg.engineDir, msg.options);
       post({ type: "loaded", info: generator!.describe() });
     } catch (error) {
       post({

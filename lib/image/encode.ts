@@ -1,13 +1,25 @@
 /**
- * Encodes generated RGB pixels: PNG with the generation parameters as text chunks (lib/image/png.ts),
- * JPEG and WebP with sharp (libvips, prebuilt in its npm package).
+ * Encodes generated RGB pixels: PNG with the generation parameters as text chunks (png.ts), JPEG
+ * and WebP with sharp (libvips, prebuilt in its npm package).
  *
  * @module
  */
 import sharp from "sharp";
-import { type GenerationMetadata, metadataText } from "../image/metadata.ts";
-import { encodePng } from "../image/png.ts";
-import type { ImageFormat } from "./job.ts";
+import { type GenerationMetadata, metadataText } from "./metadata.ts";
+import { encodePng } from "./png.ts";
+
+/** The encodings the service produces. */
+export const IMAGE_FORMATS = ["png", "jpeg", "webp"] as const;
+
+/** One of {@linkcode IMAGE_FORMATS}. */
+export type ImageFormat = typeof IMAGE_FORMATS[number];
+
+/** Content type of each image format. */
+export const CONTENT_TYPES: Record<ImageFormat, string> = {
+  png: "image/png",
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+};
 
 /** Encodes HWC RGB bytes; JPEG and WebP use quality 90 and carry no metadata. */
 export async function encodeImage(

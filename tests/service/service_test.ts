@@ -1,10 +1,13 @@
 /**
- * End to end against the real server process on loopback with a real KV file: every endpoint, image
- * decoding, SSE order, cancellation, idempotency and per-key visibility.
+ * End to end through the whole service in-process (lib/service.ts with the real ONNX pipeline on
+ * worker threads, a real KV file, a real HTTP server on loopback): every endpoint, image decoding,
+ * SSE order, cancellation, idempotency and per-key visibility, queue positions and ETAs, a full
+ * queue, and two pipeline threads.
  */
 import assert from "node:assert/strict";
 import sharp from "sharp";
-import { call, type ServerHandle, startServer, waitJob } from "./_harness.ts";
+import { call, until, waitJob } from "./_harness.ts";
+import { type InProcessOptions, type InProcessServer, startInProcess } from "./_in_process.ts";
 
 const KEY_A = "test-key-alpha-0001";
 const KEY_B = "test-key-bravo-0002";
@@ -19,8 +22,24 @@ function fromB64(text: string): Uint8Array {
   return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
 }
 
+/** A test against a fresh in-process service started with `options`, stopped afterwards. */
+function serviceTest(
+  name: string,
+  options: InProcessOptions,
+  fn: (server: InProcessServer) => Promise<void>,
+): void {
+  Deno.test(name, async () => {
+    const server = await startInProcess(options);
+    try {
+      await fn(server);
+    } finally {
+      await server.stop();
+    }
+  });
+}
+
 /** Reads an SSE stream to its end; returns [event, data] pairs. */
-async function readEvents(server: ServerHandle, id: string, key: string) {
+async function readEvents(server: InProcessServer, id: string, key: string) {
   const res = await fetch(`${server.url}/v1/jobs/${id}/events`, {
     headers: { authorization: `Bearer ${key}` },
   });
@@ -35,7 +54,7 @@ async function readEvents(server: ServerHandle, id: string, key: string) {
 }
 
 Deno.test("service API serves generations, jobs, SSE, cancel, idempotency and auth", async (t) => {
-  const server = await startServer({ env: { HYDIT_API_KEYS: `${KEY_A},${KEY_B}` } });
+  const server = await startInProcess({ env: { HYDIT_API_KEYS: `${KEY_A},${KEY_B}` } });
   try {
     await t.step(
       "POST /v1/images/generations returns a decodable PNG of the requested size",
@@ -279,4 +298,80 @@ Deno.test("service API serves generations, jobs, SSE, cancel, idempotency and au
   } finally {
     await server.stop();
   }
+});
+
+serviceTest("job views give queue positions and growing ETAs in order", {}, async (server) => {
+  const long = { prompt: "hold the worker", size: "128x128", steps: 200, n: 2 };
+  const first = await call(server, "POST", "/v1/jobs", { body: long });
+  const deadline = Date.now() + 30_000;
+  // ETAs need a measured step time: wait until the first job is a few steps in.
+  while (!((await call(server, "GET", `/v1/jobs/${first.body.id}`)).body.progress?.step >= 3)) {
+    if (Date.now() > deadline) throw new Error("the first job did not get going");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const queued = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await call(server, "POST", "/v1/jobs", {
+      body: { prompt: `wait ${i}`, size: "64x64", steps: 10 },
+    });
+    assert.equal(res.status, 202);
+    assert.equal(res.body.queue_position, i, "the 202 view carries the position");
+    queued.push(res.body.id);
+  }
+  const views = await Promise.all(
+    queued.map(async (id) => (await call(server, "GET", `/v1/jobs/${id}`)).body),
+  );
+  assert.deepEqual(views.map((v) => v.queue_position), [0, 1, 2]);
+  const etas = views.map((v) => v.eta_seconds);
+  assert.ok(etas.every((e) => typeof e === "number" && e > 0), `ETAs ${etas}`);
+  assert.ok(etas[0] < etas[1] && etas[1] < etas[2], `ETAs grow in queue order: ${etas}`);
+  const running = (await call(server, "GET", `/v1/jobs/${first.body.id}`)).body;
+  assert.equal(running.queue_position, null);
+  for (const id of [first.body.id, ...queued]) await call(server, "DELETE", `/v1/jobs/${id}`);
+  for (const id of [first.body.id, ...queued]) await waitJob(server, id);
+});
+
+serviceTest("a full queue answers 429 with Retry-After from measured step time", {
+  env: { HYDIT_QUEUE_DEPTH: "2" },
+}, async (server) => {
+  const body = { prompt: "fill", size: "128x128", steps: 200 };
+  const a = await call(server, "POST", "/v1/jobs", { body });
+  const b = await call(server, "POST", "/v1/jobs", { body });
+  assert.deepEqual([a.status, b.status], [202, 202]);
+  const full = await call(server, "POST", "/v1/jobs", { body });
+  assert.equal(full.status, 429);
+  assert.equal(full.body.error.code, "queue_full");
+  const retryAfter = Number(full.headers.get("retry-after"));
+  assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1, `Retry-After ${retryAfter}`);
+  const sync = await call(server, "POST", "/v1/images/generations", { body });
+  assert.equal(sync.status, 429);
+  await call(server, "DELETE", `/v1/jobs/${a.body.id}`);
+  await call(server, "DELETE", `/v1/jobs/${b.body.id}`);
+  await waitJob(server, a.body.id);
+  const again = await call(server, "POST", "/v1/jobs", { body: { ...body, steps: 1 } });
+  assert.equal(again.status, 202);
+});
+
+serviceTest("HYDIT_CONCURRENCY=2 runs two jobs at once, each on its own pipeline thread", {
+  env: { HYDIT_CONCURRENCY: "2" },
+}, async (server) => {
+  const body = { prompt: "side by side", size: "128x128", steps: 200 };
+  const a = await call(server, "POST", "/v1/jobs", { body });
+  const b = await call(server, "POST", "/v1/jobs", { body });
+  await until(
+    async () => {
+      const states = await Promise.all(
+        [a, b].map(async (j) => (await call(server, "GET", `/v1/jobs/${j.body.id}`)).body.status),
+      );
+      return states.every((s) => s === "running");
+    },
+    30_000,
+    "both jobs running",
+  );
+  const ready = await call(server, "GET", "/readyz");
+  assert.equal(ready.body.concurrency, 2);
+  await call(server, "DELETE", `/v1/jobs/${a.body.id}`);
+  await call(server, "DELETE", `/v1/jobs/${b.body.id}`);
+  assert.equal((await waitJob(server, a.body.id)).status, "cancelled");
+  assert.equal((await waitJob(server, b.body.id)).status, "cancelled");
 });

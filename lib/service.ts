@@ -1,41 +1,87 @@
 /**
- * The whole service wired together: KV, results store, model load and warm-up, worker, schedules,
- * sweeper, HTTP server, and the SIGTERM drain (not ready at once, stop claiming, finish or release
- * in-flight jobs, exit within the grace period).
+ * The composition root: the whole service wired together. KV, results store, events and the `Jobs`
+ * facade; the HTTP app and server; model load (backend choice, pipeline threads) and warm-up; the
+ * worker, webhook deliveries, schedules and retention sweeper; and the SIGTERM drain (not ready at
+ * once, stop claiming, finish or release in-flight jobs, exit within the grace period).
  *
  * @module
  */
-import type { Config } from "../config.ts";
-import { createJobEvents } from "../jobs/events.ts";
-import type { GeneratorInfo, ImageGenerator } from "../jobs/generator.ts";
-import { createDeliveryLoop, type DeliveryLoop } from "../jobs/delivery_loop.ts";
-import type { Log } from "../jobs/job.ts";
-import { openResultsStore } from "../jobs/results.ts";
-import { loadSchedules, registerSchedules, type Schedule } from "../jobs/schedules.ts";
-import { pendingWork } from "../jobs/pending.ts";
-import { submitJob } from "../jobs/store.ts";
-import { sweepExpired } from "../jobs/sweeper.ts";
-import { createWorker } from "../jobs/worker.ts";
-import { createApp } from "./app.ts";
-import { createAuthenticator } from "./auth.ts";
-import type { Phase } from "./deps.ts";
-import { validationError } from "./errors.ts";
-import { createLogger } from "./log.ts";
-import { createRegistry } from "./metrics.ts";
+import type { Config } from "./config.ts";
+import { probeBackend } from "./engine/mod.ts";
+import {
+  createApp,
+  createAuthenticator,
+  createRegistry,
+  finishedStatus,
+  generationRequestSchema,
+  jobView,
+  type Phase,
+  toParams,
+  validationError,
+} from "./http/mod.ts";
+import {
+  createDeliveryLoop,
+  createJobEvents,
+  createJobs,
+  createWorker,
+  type DeliveryLoop,
+  type GeneratorInfo,
+  type ImageGenerator,
+  loadSchedules,
+  openResultsStore,
+  pendingWork,
+  registerSchedules,
+  type Schedule,
+  sweepExpired,
+  threadedPipeline,
+  type Worker,
+} from "./jobs/mod.ts";
+import { createLogger, type Log } from "./log.ts";
 import { serviceMetrics } from "./service_metrics.ts";
-import { toParams } from "./params.ts";
-import { generationRequestSchema } from "./schemas.ts";
-import { jobView } from "./views.ts";
 
 /** How the service gets its image generator. */
 export type GeneratorLoader = (engineDir: string) => Promise<ImageGenerator>;
 
+/** Options of {@linkcode startService}. */
+export interface ServiceOptions {
+  /** Loads the model. @default {@linkcode pipelineLoader} for the config */
+  loadGenerator?: GeneratorLoader;
+  /** Where log records go. @default JSON lines on stdout at `config.logLevel` */
+  log?: Log;
+}
+
 /** A running service. */
 export interface Service {
+  /** Where the server listens (port 0 in the config picks a free one). */
+  addr: Deno.NetAddr;
   /** Resolves after a drain completes. */
   finished: Promise<void>;
   /** Starts the drain (what SIGTERM does). */
   shutdown(): Promise<void>;
+}
+
+/**
+ * The production loader: chooses the backend for the engine folder (TensorRT when its shim and
+ * plans fit this GPU, else ONNX Runtime) and runs the pipeline on one thread per concurrency slot.
+ */
+export function pipelineLoader(config: Config, log: Log): GeneratorLoader {
+  return async (engineDir) => {
+    const choice = await probeBackend(engineDir, {
+      preference: config.backend,
+      shimPath: config.trtShim,
+    });
+    log("info", "engine backend chosen", { backend: choice.backend, reason: choice.reason });
+    return await threadedPipeline({
+      engineDir,
+      options: {
+        backend: choice.backend,
+        threads: config.threads,
+        trtShim: config.trtShim,
+        sizeLimits: { min: config.minSide, max: config.maxSide },
+      },
+      threads: config.concurrency,
+    });
+  };
 }
 
 async function openKv(path: string): Promise<Deno.Kv> {
@@ -63,12 +109,30 @@ function scheduleParser(config: Config) {
   };
 }
 
+/** One short generation at the smallest size, so the first request does not pay for lazy setup. */
+async function warmUp(generator: ImageGenerator, worker: Worker, config: Config): Promise<void> {
+  let last = performance.now();
+  await generator.generate({
+    prompt: "warm-up",
+    width: config.minSide,
+    height: config.minSide,
+    steps: config.warmupSteps,
+    guidanceScale: 5,
+    seed: 0,
+    resolutionBinning: false,
+  }, {
+    onStep: (step) => {
+      const now = performance.now();
+      if (step > 1) worker.observeStep((now - last) / 1000);
+      last = now;
+    },
+  });
+}
+
 /** Starts the service; resolves once it listens (the model keeps loading in the background). */
-export async function startService(
-  config: Config,
-  loadGenerator: GeneratorLoader,
-): Promise<Service> {
-  const log: Log = createLogger(config.logLevel);
+export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const loadGenerator = options.loadGenerator ?? pipelineLoader(config, log);
   const auth = await createAuthenticator(config.apiKeys);
   if (auth.open) {
     log(
@@ -86,6 +150,7 @@ export async function startService(
   const results = await openResultsStore(config.resultsDir);
   const events = createJobEvents();
   const registry = createRegistry();
+  const m = serviceMetrics(registry);
   const retentionMs = config.retentionS * 1000;
   const boot = crypto.randomUUID();
 
@@ -93,8 +158,7 @@ export async function startService(
   let startupError: string | null = null;
   let generator: ImageGenerator | null = null;
   let info: GeneratorInfo | null = null;
-
-  const m = serviceMetrics(registry);
+  let worker: Worker | null = null;
 
   const publicBase = config.publicUrl !== ""
     ? config.publicUrl.replace(/\/+$/, "")
@@ -109,21 +173,26 @@ export async function startService(
     attempts: config.webhookAttempts,
     backoffMs: config.webhookBackoffMs,
     pollMs: config.pollMs,
-    render: (job) => ({
-      type: `job.${job.state}`,
-      job: jobView(publicBase, job, null, { position: null, etaSeconds: null }),
-    }),
+    render: (job) => ({ type: `job.${job.state}`, job: jobView(publicBase, finishedStatus(job)) }),
     observe: (kind) => m.webhooks.inc({ result: kind }),
   });
   deliveries?.start();
   const onFinished = () => deliveries?.wake();
 
-  const workerProxy = {
-    wake: () => worker?.wake(),
-    cancelLocal: (id: string) => worker?.cancelLocal(id) ?? false,
-    stepSeconds: () => worker?.stepSeconds() ?? 0,
-  };
-  let worker: ReturnType<typeof createWorker> | null = null;
+  const jobs = createJobs({
+    kv,
+    results,
+    events,
+    // The worker starts after the model loads; until then submissions only queue.
+    worker: {
+      wake: () => worker?.wake(),
+      cancelLocal: (id) => worker?.cancelLocal(id) ?? false,
+      stepSeconds: () => worker?.stepSeconds() ?? 0,
+    },
+    policy: { queueDepth: config.queueDepth, retentionMs, concurrency: config.concurrency },
+    schedules,
+    onFinished,
+  });
 
   registry.onCollect(async () => {
     const pending = await pendingWork(kv);
@@ -137,18 +206,13 @@ export async function startService(
 
   const app = createApp({
     config,
-    kv,
-    results,
-    events,
-    worker: workerProxy,
+    jobs,
     auth,
     log,
     registry,
-    schedules,
     generatorInfo: () => info,
     phase: () => phase,
     startupError: () => startupError,
-    onFinished,
   });
 
   const server = Deno.serve({
@@ -172,12 +236,9 @@ export async function startService(
     const t0 = performance.now();
     generator = await loadGenerator(config.engines);
     info = generator.describe();
-    m.loadGauge.set((performance.now() - t0) / 1000);
-    log("info", "engines loaded", {
-      engines: config.engines,
-      ...info,
-      seconds: (performance.now() - t0) / 1000,
-    });
+    const seconds = (performance.now() - t0) / 1000;
+    m.loadGauge.set(seconds);
+    log("info", "engines loaded", { engines: config.engines, ...info, seconds });
     worker = createWorker({
       kv,
       generator,
@@ -198,22 +259,7 @@ export async function startService(
     });
     if (config.warmupSteps > 0) {
       const t1 = performance.now();
-      let last = t1;
-      await generator.generate({
-        prompt: "warm-up",
-        width: config.minSide,
-        height: config.minSide,
-        steps: config.warmupSteps,
-        guidanceScale: 5,
-        seed: 0,
-        resolutionBinning: false,
-      }, {
-        onStep: (step) => {
-          const now = performance.now();
-          if (step > 1) worker!.observeStep((now - last) / 1000);
-          last = now;
-        },
-      });
+      await warmUp(generator, worker, config);
       m.warmGauge.set((performance.now() - t1) / 1000);
       log("info", "warm-up done", { seconds: (performance.now() - t1) / 1000 });
     }
@@ -225,17 +271,16 @@ export async function startService(
       log,
       signal: cronAbort.signal,
       submit: async (schedule, params) => {
-        const result = await submitJob(kv, {
+        const result = await jobs.submit({
           owner: "*",
           params,
           schedule: schedule.name,
           ...(schedule.webhook ? { webhookUrl: schedule.webhook } : {}),
-        }, { maxDepth: config.queueDepth, idempotencyTtlMs: retentionMs });
+        });
         if (result.kind === "full") return result;
         if (result.kind !== "created") {
           throw new Error(`Cannot queue scheduled job: ${result.kind}`);
         }
-        worker?.wake();
         return { kind: "created", jobId: result.job.id };
       },
       observe: (schedule, result) => m.scheduleRuns.inc({ schedule: schedule.name, result }),
@@ -279,5 +324,5 @@ export async function startService(
     return draining;
   }
 
-  return { finished, shutdown };
+  return { addr: server.addr, finished, shutdown };
 }

@@ -1,10 +1,12 @@
 /**
- * Runs generators on worker threads, one per slot, so that a backend whose inference blocks its thread
- * (ONNX Runtime's Node binding does) never stalls the HTTP event loop. The result satisfies
- * {@linkcode ImageGenerator}; `generate` calls go to a free thread (concurrency = thread count).
+ * Runs the diffusion pipeline on worker threads, one per slot, so that a backend whose inference
+ * blocks its thread (ONNX Runtime's Node binding does) never stalls the HTTP event loop. The result
+ * satisfies {@linkcode ImageGenerator}; `generate` calls go to a free thread (concurrency = thread
+ * count). Each thread runs pipeline_thread.ts, which imports `loadPipeline` statically.
  *
  * @module
  */
+import type { PipelineOptions } from "../diffusion/mod.ts";
 import type {
   GeneratorInfo,
   GeneratorOptions,
@@ -12,16 +14,14 @@ import type {
   GeneratorResult,
   ImageGenerator,
 } from "./generator.ts";
-import type { ThreadReply, ThreadRequest } from "./generator_thread.ts";
+import type { ThreadReply, ThreadRequest } from "./pipeline_thread.ts";
 
-/** What to load in each thread: `module`'s export `exportName(engineDir, options)` returning a generator. */
+/** What each thread loads: the engine folder, with the pipeline's options. */
 export interface ThreadedOptions {
-  module: string;
-  exportName: string;
   engineDir: string;
-  /** Structured-cloneable options passed to the loader. */
-  options?: unknown;
-  /** Worker threads, each with its own generator. @default 1 */
+  /** Options of `loadPipeline` (structured-cloneable). @default {} */
+  options?: PipelineOptions;
+  /** Worker threads, each with its own pipeline. @default 1 */
   threads?: number;
 }
 
@@ -55,16 +55,14 @@ function once<T extends ThreadReply["type"]>(
 async function startThread(
   options: ThreadedOptions,
 ): Promise<{ thread: Thread; info: GeneratorInfo }> {
-  const worker = new Worker(new URL("./generator_thread.ts", import.meta.url), { type: "module" });
+  const worker = new Worker(new URL("./pipeline_thread.ts", import.meta.url), { type: "module" });
   const thread: Thread = { worker, busy: false, pending: new Map() };
   const loaded = once(worker, ["loaded", "load_failed"]);
   worker.postMessage(
     {
       type: "load",
-      module: options.module,
-      exportName: options.exportName,
       engineDir: options.engineDir,
-      options: options.options,
+      options: options.options ?? {},
     } satisfies ThreadRequest,
   );
   const reply = await loaded;
@@ -94,8 +92,8 @@ async function startThread(
   return { thread, info: reply.info };
 }
 
-/** Loads the generator in `threads` worker threads and returns one generator over all of them. */
-export async function threadedGenerator(options: ThreadedOptions): Promise<ImageGenerator> {
+/** Loads the pipeline in `threads` worker threads and returns one generator over all of them. */
+export async function threadedPipeline(options: ThreadedOptions): Promise<ImageGenerator> {
   const started = await Promise.all(
     Array.from({ length: options.threads ?? 1 }, () => startThread(options)),
   );

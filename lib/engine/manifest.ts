@@ -1,12 +1,16 @@
 /**
- * The engine folder's `manifest.json`: schema (zod), writer and reader. It records what was built
+ * The engine folder's `manifest.json`: schema (zod), reader and writer. It records what was built
  * (model version, precision, per-component config and IO contract), the tokenizer and scheduler
- * files copied beside the engines, and a size + sha256 for every file, so a loader can refuse a
- * folder that is incomplete, altered, or built for something else.
+ * files copied beside the engines, the TensorRT plans when `--trt` built them, and a size + sha256
+ * for every file, so a loader can refuse a folder that is incomplete, altered, or built for
+ * something else.
+ *
+ * @module
  */
 
 import { z } from "zod";
 import { createHash } from "node:crypto";
+import { COMPONENT_NAMES, GRAPH_NAMES } from "./components.ts";
 
 /** Value of `format` in every manifest. */
 export const MANIFEST_FORMAT = "hunyuandit-engines";
@@ -14,11 +18,6 @@ export const MANIFEST_FORMAT = "hunyuandit-engines";
 export const MANIFEST_VERSION = 1;
 /** Version of engines/build.ts recorded in each manifest. */
 export const BUILDER_VERSION = "1.0.0";
-
-/** The diffusers pipeline components an engine folder can hold. */
-export const COMPONENT_NAMES = ["transformer", "text_encoder", "text_encoder_2", "vae"] as const;
-/** One of the pipeline components. */
-export type ComponentName = typeof COMPONENT_NAMES[number];
 
 const ioSchema = z.object({
   name: z.string().min(1),
@@ -32,7 +31,7 @@ const relPath = z.string().min(1).refine(
 );
 
 const componentSchema = z.object({
-  /** Which runtime loads `file`; the TensorRT backend adds "tensorrt" entries with plan files. */
+  /** Always "onnx": `file` is the ONNX graph; TensorRT plans are listed under `tensorrt.plans`. */
   backend: z.enum(["onnx"]),
   file: relPath,
   /** External weights file of the ONNX graph. */
@@ -52,7 +51,7 @@ const fileSchema = z.object({
 
 const positive = z.number().int().positive();
 
-/** What built the TensorRT plans (engines/trt_plan.ts `TrtManifest`). */
+/** What built the TensorRT plans (written by engines/trt_plan.ts). */
 const tensorrtSchema = z.object({
   version: z.string(),
   gpu: z.string(),
@@ -67,10 +66,7 @@ const tensorrtSchema = z.object({
     textLength: positive,
     t5Length: positive,
   }),
-  plans: z.partialRecord(
-    z.enum(["transformer", "text_encoder", "text_encoder_2", "vae_decoder"]),
-    relPath,
-  ),
+  plans: z.partialRecord(z.enum(GRAPH_NAMES), relPath),
   builtAt: z.string(),
 });
 
@@ -104,6 +100,17 @@ export type Manifest = z.infer<typeof manifestSchema>;
 export type ComponentEntry = z.infer<typeof componentSchema>;
 /** Size and checksum of one file. */
 export type FileEntry = z.infer<typeof fileSchema>;
+/** The `tensorrt` section: TensorRT version, GPU, profile sizes and plan files of the build. */
+export type TrtManifest = z.infer<typeof tensorrtSchema>;
+
+/** Raised when an engine folder's manifest is missing, unreadable or invalid; names the file. */
+export class ManifestError extends Error {
+  /** Creates the error; `cause` carries the file system or parse error, if any. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ManifestError";
+  }
+}
 
 /** File name of the manifest inside an engine folder. */
 export const MANIFEST_FILE = "manifest.json";
@@ -113,11 +120,13 @@ export function validateManifest(value: unknown, where = MANIFEST_FILE): Manifes
   const parsed = manifestSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`${where}: field "${issue.path.join(".")}": ${issue.message}`);
+    throw new ManifestError(`${where}: field "${issue.path.join(".")}": ${issue.message}`);
   }
   const m = parsed.data;
   const listed = (path: string, field: string) => {
-    if (!(path in m.files)) throw new Error(`${where}: ${field} "${path}" has no entry in "files"`);
+    if (!(path in m.files)) {
+      throw new ManifestError(`${where}: ${field} "${path}" has no entry in "files"`);
+    }
   };
   for (const [name, c] of Object.entries(m.components)) {
     listed(c.file, `components.${name}.file`);
@@ -138,14 +147,17 @@ export async function readManifest(dir: string): Promise<Manifest> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new Error(`${path}: cannot read the engine manifest (${(e as Error).message})`);
+  } catch (cause) {
+    throw new ManifestError(
+      `${path}: cannot read the engine manifest (${(cause as Error).message})`,
+      { cause },
+    );
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  } catch (cause) {
+    throw new ManifestError(`${path}: not valid JSON (${(cause as Error).message})`, { cause });
   }
   return validateManifest(value, path);
 }
@@ -183,14 +195,14 @@ export async function verifyFiles(dir: string, manifest: Manifest, hash: boolean
     let size: number;
     try {
       size = (await Deno.stat(path)).size;
-    } catch {
-      throw new Error(`${path}: listed in ${MANIFEST_FILE} but missing`);
+    } catch (cause) {
+      throw new ManifestError(`${path}: listed in ${MANIFEST_FILE} but missing`, { cause });
     }
     if (size !== want.bytes) {
-      throw new Error(`${path}: ${size} bytes, ${MANIFEST_FILE} says ${want.bytes}`);
+      throw new ManifestError(`${path}: ${size} bytes, ${MANIFEST_FILE} says ${want.bytes}`);
     }
     if (hash && (await fileEntry(path)).sha256 !== want.sha256) {
-      throw new Error(`${path}: sha256 differs from ${MANIFEST_FILE}`);
+      throw new ManifestError(`${path}: sha256 differs from ${MANIFEST_FILE}`);
     }
   }
 }

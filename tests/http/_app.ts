@@ -1,0 +1,71 @@
+/**
+ * `createApp` in-process over a fake `Jobs`: requests go through `app.request()` (no port), log
+ * records are kept, and the process state (phase, model info) is set by the test.
+ */
+import { type Config, loadConfig } from "../../lib/config.ts";
+import { createApp } from "../../lib/http/app.ts";
+import { createAuthenticator } from "../../lib/http/auth.ts";
+import type { App, Phase } from "../../lib/http/deps.ts";
+import { createRegistry } from "../../lib/http/metrics.ts";
+import type { GeneratorInfo } from "../../lib/jobs/generator.ts";
+import { createLogger } from "../../lib/log.ts";
+import { type CallOptions, requestInit } from "../service/_harness.ts";
+import { type FakeJobs, fakeJobs } from "./_fake_jobs.ts";
+
+/** The two API keys every test app accepts. */
+export const KEY_A = "test-key-alpha-0001";
+export const KEY_B = "test-key-bravo-0002";
+
+/** A test app and what it runs over. */
+export interface TestApp {
+  app: App;
+  jobs: FakeJobs;
+  config: Config;
+  /** Parsed log records so far. */
+  logs: Record<string, unknown>[];
+  /** The process state `/readyz` reports; change it freely. */
+  state: { phase: Phase; info: GeneratorInfo | null; error: string | null };
+  /** The owner id of an API key. */
+  owner(key: string): Promise<string>;
+  /** A request with `key` as bearer token and `body` as JSON (when given). */
+  call(method: string, path: string, options?: CallOptions): Promise<Response>;
+}
+
+/** Builds the app over a fresh fake; `env` overrides the `HYDIT_*` settings. */
+export async function testApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const vars: Record<string, string> = {
+    HYDIT_API_KEYS: `${KEY_A},${KEY_B}`,
+    HYDIT_MIN_SIDE: "64",
+    HYDIT_MAX_SIDE: "256",
+    ...env,
+  };
+  const config = loadConfig([], (name) => vars[name]);
+  const auth = await createAuthenticator(config.apiKeys);
+  const jobs = fakeJobs();
+  const logs: Record<string, unknown>[] = [];
+  const state: TestApp["state"] = {
+    phase: "ready",
+    info: { backend: "onnx", modelVersion: "v1.2", precision: "fp32", sizes: { min: 64 } },
+    error: null,
+  };
+  const app = createApp({
+    config,
+    jobs,
+    auth,
+    log: createLogger("debug", (line) => logs.push(JSON.parse(line))),
+    registry: createRegistry(),
+    generatorInfo: () => state.info,
+    phase: () => state.phase,
+    startupError: () => state.error,
+  });
+  return {
+    app,
+    jobs,
+    config,
+    logs,
+    state,
+    owner: async (key) => (await auth.verify(`Bearer ${key}`))!,
+    call: (method, path, options) =>
+      Promise.resolve(app.request(path, requestInit(method, options))),
+  };
+}
