@@ -29,6 +29,7 @@ import {
   toTensorSpec,
   verifyWithRuntime,
 } from "./build_component.ts";
+import { checkpointDigest, listFiles, readModelSpec } from "./model_source.ts";
 import { progressBar } from "./progress_bar.ts";
 import { buildTrtPlans } from "./trt_plan.ts";
 import type { PlanSource } from "./trt_profile.ts";
@@ -149,16 +150,6 @@ async function modelVersionOf(checkpoint: string): Promise<Manifest["modelVersio
   return ditModelVersion(parseConfigFile(path, await readJsonObject(path), parseDitConfig));
 }
 
-async function listFiles(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(`${dir}/${prefix}`)) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory) out.push(...await listFiles(dir, rel));
-    else if (e.isFile) out.push(rel);
-  }
-  return out.sort();
-}
-
 /** The TensorRT plan sources of the built components, their ONNX files inside `dir`. */
 function planSources(dir: string, components: Manifest["components"]): PlanSource[] {
   return Object.entries(components).map(([name, c]) => ({
@@ -194,6 +185,7 @@ export async function runBuild(
   }
   const modelIndex = await checkModelIndex(opts);
   const modelVersion = await modelVersionOf(opts.checkpoint);
+  const model = await readModelSpec(opts.checkpoint);
   const staging = stagingDir(opts.out);
   await Deno.mkdir(staging, { recursive: true });
   try {
@@ -231,7 +223,12 @@ export async function runBuild(
       createdAt: new Date().toISOString(),
       modelVersion,
       precision: opts.precision,
-      source: { checkpoint: opts.checkpoint, modelIndex },
+      source: {
+        checkpoint: opts.checkpoint,
+        modelIndex,
+        digest: await checkpointDigest(opts.checkpoint),
+      },
+      model,
       components,
       ...support,
       ...(tensorrt ? { tensorrt } : {}),

@@ -13,7 +13,10 @@ export interface Config {
   port: number;
   /** Listen address (`HYDIT_HOST`, `--host`). @default "0.0.0.0" */
   host: string;
-  /** Engine folder written by `engines:build` (`HYDIT_ENGINES`, `--engines`). @default "engines/out/default" */
+  /**
+   * Engine folder written by `engines:build` (`HYDIT_ENGINES`, `--engines`); empty: main.ts serves
+   * the bundled hydit-tiny model, building its engines on first start. @default ""
+   */
   engines: string;
   /** Bearer API keys; empty means open mode (`HYDIT_API_KEYS`, comma-separated). @default [] */
   apiKeys: string[];
@@ -127,7 +130,7 @@ function defaults(): Config {
   return {
     port: 8000,
     host: "0.0.0.0",
-    engines: "engines/out/default",
+    engines: "",
     apiKeys: [],
     kvPath: "data/hydit.kv",
     schedules: "",

@@ -7,7 +7,8 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import { probeBackend } from "./engine/mod.ts";
+import { type ModelCard, modelCard } from "./diffusion/mod.ts";
+import { ManifestError, probeBackend, readManifest } from "./engine/mod.ts";
 import {
   createApp,
   createAuthenticator,
@@ -48,6 +49,8 @@ export interface ServiceOptions {
   loadGenerator?: GeneratorLoader;
   /** Where log records go. @default JSON lines on stdout at `config.logLevel` */
   log?: Log;
+  /** The served model's card. @default read from the manifest of `config.engines` */
+  model?: ModelCard;
 }
 
 /** A running service. */
@@ -96,12 +99,12 @@ async function openKv(path: string): Promise<Deno.Kv> {
  * Parses one schedule request exactly as `POST /v1/jobs` validates a body; a webhook destination needs
  * the signing secret, as `webhook_url` does.
  */
-function scheduleParser(config: Config) {
-  const schema = generationRequestSchema(config);
+function scheduleParser(config: Config, model: ModelCard) {
+  const schema = generationRequestSchema(config, model.defaults);
   return (raw: unknown) => {
     const result = schema.safeParse(raw);
     if (!result.success) throw validationError(result.error);
-    const parsed = toParams(result.data, config);
+    const parsed = toParams(result.data, config, model.defaults);
     if (parsed.webhook !== undefined && config.webhookSecret === "") {
       throw new Error("a webhook destination needs HYDIT_WEBHOOK_SECRET");
     }
@@ -129,9 +132,30 @@ async function warmUp(generator: ImageGenerator, worker: Worker, config: Config)
   });
 }
 
+/**
+ * The card (name, request defaults, sizes) of the engine folder; a folder without a manifest gets
+ * an error that says how to make one.
+ */
+export async function readModelCard(engines: string): Promise<ModelCard> {
+  try {
+    return modelCard(await readManifest(engines));
+  } catch (e) {
+    if (e instanceof ManifestError && e.cause instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `${engines}: no engine folder here (no manifest.json). Build one with ` +
+          `"deno task engines:build --checkpoint CHECKPOINT --out ${engines}", or leave ` +
+          `HYDIT_ENGINES unset to serve the bundled hydit-tiny model (what "deno task demo" does)`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+}
+
 /** Starts the service; resolves once it listens (the model keeps loading in the background). */
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const log = options.log ?? createLogger(config.logLevel);
+  const model = options.model ?? await readModelCard(config.engines);
   const loadGenerator = options.loadGenerator ?? pipelineLoader(config, log);
   const auth = await createAuthenticator(config.apiKeys);
   if (auth.open) {
@@ -144,7 +168,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     );
   }
   const schedules: Schedule[] = config.schedules
-    ? await loadSchedules(config.schedules, scheduleParser(config))
+    ? await loadSchedules(config.schedules, scheduleParser(config, model))
     : [];
   const kv = await openKv(config.kvPath);
   const results = await openResultsStore(config.resultsDir);
@@ -206,6 +230,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
   const app = createApp({
     config,
+    model,
     jobs,
     auth,
     log,

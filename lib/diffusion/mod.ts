@@ -7,6 +7,13 @@
  */
 export { imageMetaSize, type MetaSizeOrder, styleInput, timestepInput } from "./conditioning.ts";
 export { combineGuidance, type GuidanceOptions } from "./guidance.ts";
+export {
+  deriveModelSpec,
+  type ModelCard,
+  modelCard,
+  type ModelDefaults,
+  toModelCard,
+} from "./model_card.ts";
 export { createGenerator, type NoiseGenerator, type NoiseOptions, randn } from "./noise.ts";
 export {
   type GenerateOptions,

@@ -70,6 +70,25 @@ const tensorrtSchema = z.object({
   builtAt: z.string(),
 });
 
+/**
+ * The model's name, generation defaults and trained sizes: a checkpoint's `serving.json` when it
+ * has one (engines/train writes it), else derived by the builder (lib/diffusion/model_card.ts).
+ */
+export const modelSpecSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  description: z.string().max(500).default(""),
+  defaults: z.strictObject({
+    width: positive,
+    height: positive,
+    steps: positive,
+    guidanceScale: z.number().min(0).max(30),
+    /** A sampler name of lib/diffusion (checked there). */
+    sampler: z.string().min(1),
+  }),
+  /** The (width, height) pairs the model was trained at, native size first. */
+  sizes: z.array(z.tuple([positive, positive])).min(1),
+});
+
 const manifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
   formatVersion: z.literal(MANIFEST_VERSION),
@@ -82,7 +101,11 @@ const manifestSchema = z.object({
   source: z.object({
     checkpoint: z.string(),
     modelIndex: z.record(z.string(), z.unknown()).nullable(),
+    /** sha256 over the checkpoint's files (names and contents), to tell a stale build. */
+    digest: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   }),
+  /** Absent in folders built before it existed: lib/diffusion/model_card.ts derives it then. */
+  model: modelSpecSchema.optional(),
   components: z.partialRecord(z.enum(COMPONENT_NAMES), componentSchema),
   tokenizers: z.object({
     bert: z.object({ vocab: relPath, files: z.array(relPath) }).optional(),
@@ -96,6 +119,8 @@ const manifestSchema = z.object({
 
 /** A parsed, validated manifest. */
 export type Manifest = z.infer<typeof manifestSchema>;
+/** The `model` section: name, generation defaults and trained sizes. */
+export type ModelSpec = z.infer<typeof modelSpecSchema>;
 /** One component entry of a manifest. */
 export type ComponentEntry = z.infer<typeof componentSchema>;
 /** Size and checksum of one file. */

@@ -46,6 +46,8 @@ export {
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
   ManifestError,
+  type ModelSpec,
+  modelSpecSchema,
   readManifest,
   type TrtManifest,
   validateManifest,

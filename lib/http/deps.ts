@@ -6,6 +6,7 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Config } from "../config.ts";
+import type { ModelCard } from "../diffusion/mod.ts";
 import type { GeneratorInfo, Jobs } from "../jobs/mod.ts";
 import type { Log } from "../log.ts";
 import type { Authenticator } from "./auth.ts";
@@ -17,6 +18,8 @@ export type Phase = "starting" | "ready" | "draining" | "failed";
 /** Dependencies of the app. */
 export interface AppDeps {
   config: Config;
+  /** The served model's name, defaults and sizes (from its engine manifest). */
+  model: ModelCard;
   jobs: Jobs;
   auth: Authenticator;
   log: Log;

@@ -3,32 +3,34 @@
  *
  * @module
  */
+import type { ModelDefaults } from "../diffusion/mod.ts";
 import type { GenerationParams, ParsedRequest } from "../jobs/mod.ts";
 import { defaultSize, type GenerationRequest, type Limits, parseSize } from "./schemas.ts";
 
-/** Defaults of a generation request (HunyuanDiT's diffusers defaults, DDPM); size: see defaultSize. */
+/** Defaults that do not depend on the model (size, steps, guidance and sampler do: ModelDefaults). */
 export const DEFAULTS = {
-  steps: 50,
-  guidanceScale: 5,
   guidanceRescale: 0,
-  sampler: "ddpm",
   outputFormat: "png",
   n: 1,
 } as const;
 
-/** Fills defaults; a missing seed becomes a random 32-bit one. */
-export function toParams(body: GenerationRequest, limits: Limits): ParsedRequest {
-  const { width, height } = parseSize(body.size ?? defaultSize(limits));
+/** Fills defaults (the model's where it has them); a missing seed becomes a random 32-bit one. */
+export function toParams(
+  body: GenerationRequest,
+  limits: Limits,
+  model: ModelDefaults,
+): ParsedRequest {
+  const { width, height } = parseSize(body.size ?? defaultSize(limits, model));
   const params: GenerationParams = {
     prompt: body.prompt,
     negativePrompt: body.negative_prompt ?? "",
     width,
     height,
-    steps: body.steps ?? DEFAULTS.steps,
-    guidanceScale: body.guidance_scale ?? DEFAULTS.guidanceScale,
+    steps: body.steps ?? model.steps,
+    guidanceScale: body.guidance_scale ?? model.guidanceScale,
     guidanceRescale: body.guidance_rescale ?? DEFAULTS.guidanceRescale,
     seed: body.seed ?? crypto.getRandomValues(new Uint32Array(1))[0],
-    sampler: body.sampler ?? DEFAULTS.sampler,
+    sampler: body.sampler ?? model.sampler,
     n: body.n ?? DEFAULTS.n,
     outputFormat: body.output_format ?? DEFAULTS.outputFormat,
     resolutionBinning: body.resolution_binning ?? false,

@@ -45,7 +45,7 @@ export function mountGenerationRoutes(api: App, deps: AppDeps): void {
       summary:
         "Generate images and wait (OpenAI-compatible); 202 with the job if it takes too long",
       security: [{ bearer: [] }],
-      request: creationRequest(deps.config),
+      request: creationRequest(deps.config, deps.model.defaults),
       responses: {
         200: {
           description: "Generated",

@@ -36,7 +36,7 @@ export function mountJobRoutes(api: App, deps: AppDeps): void {
       path: "/v1/jobs",
       summary: "Queue a generation job",
       security,
-      request: creationRequest(deps.config),
+      request: creationRequest(deps.config, deps.model.defaults),
       responses: {
         202: {
           description: "Queued (or replayed)",

@@ -1,6 +1,7 @@
 /**
  * Operations routes: `/healthz` (alive), `/readyz` (model loaded and warmed, queue state), `/metrics`
- * (Prometheus text) and `GET /v1/schedules` (schedules with last and next run).
+ * (Prometheus text), `GET /v1/models` (the model and its request defaults) and `GET /v1/schedules`
+ * (schedules with last and next run).
  *
  * @module
  */
@@ -8,7 +9,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App, AppDeps } from "./deps.ts";
 import { errorResponses } from "./openapi_util.ts";
 import { requestEcho } from "./params.ts";
-import { ReadySchema, SchedulesSchema } from "./schemas.ts";
+import { defaultSize, ModelsSchema, ReadySchema, SchedulesSchema } from "./schemas.ts";
 
 /** Mounts the operations routes. */
 export function mountOpsRoutes(api: App, deps: AppDeps): void {
@@ -74,6 +75,37 @@ export function mountOpsRoutes(api: App, deps: AppDeps): void {
       c.text(await deps.registry.render(), 200, {
         "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
       }),
+  );
+
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/models",
+      summary: "The served model: what a request gets for the fields it leaves out, trained sizes",
+      security: [{ bearer: [] }],
+      responses: {
+        200: { description: "Models", content: { "application/json": { schema: ModelsSchema } } },
+        ...errorResponses(401),
+      },
+    }),
+    (c) => {
+      const { name, description, defaults, sizes } = deps.model;
+      return c.json({
+        object: "list" as const,
+        data: [{
+          id: name,
+          object: "model" as const,
+          description,
+          defaults: {
+            size: defaultSize(deps.config, defaults),
+            steps: defaults.steps,
+            guidance_scale: defaults.guidanceScale,
+            sampler: defaults.sampler,
+          },
+          sizes: sizes.map((s) => `${s.width}x${s.height}`),
+        }],
+      }, 200);
+    },
   );
 
   api.openapi(

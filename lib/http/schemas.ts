@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
-import { binResolution, SAMPLERS } from "../diffusion/mod.ts";
+import { binResolution, type ModelDefaults, SAMPLERS } from "../diffusion/mod.ts";
 import { IMAGE_FORMATS } from "../image/mod.ts";
 
 /** Configured bounds of a generation request. */
@@ -20,10 +20,11 @@ export const MAX_SEED = Number.MAX_SAFE_INTEGER;
 
 const SIZE_PATTERN = /^[1-9][0-9]{1,3}x[1-9][0-9]{1,3}$/;
 
-/** The size used when a request names none: 1024x1024, clamped to the configured sides. */
-export function defaultSize(limits: Limits): string {
-  const side = Math.floor(Math.min(Math.max(1024, limits.minSide), limits.maxSide) / 16) * 16;
-  return `${side}x${side}`;
+/** The size used when a request names none: the model's, each side clamped to the configured sides. */
+export function defaultSize(limits: Limits, defaults: ModelDefaults): string {
+  const clamp = (side: number) =>
+    Math.floor(Math.min(Math.max(side, limits.minSide), limits.maxSide) / 16) * 16;
+  return `${clamp(defaults.width)}x${clamp(defaults.height)}`;
 }
 
 /** Parses "WxH" into numbers (the pattern has been checked). */
@@ -32,8 +33,11 @@ export function parseSize(size: string): { width: number; height: number } {
   return { width, height };
 }
 
-/** The body of `POST /v1/jobs` and `POST /v1/images/generations`. */
-export function generationRequestSchema(limits: Limits) {
+/**
+ * The body of `POST /v1/jobs` and `POST /v1/images/generations`; `defaults` (the model's) fill the
+ * fields a request leaves out and are stated in the OpenAPI descriptions.
+ */
+export function generationRequestSchema(limits: Limits, defaults: ModelDefaults) {
   return z.strictObject({
     prompt: z.string().min(1).max(limits.maxPromptChars)
       .openapi({ description: "What to draw (Chinese or English)." }),
@@ -56,7 +60,7 @@ export function generationRequestSchema(limits: Limits) {
     }).openapi({
       description:
         `"WIDTHxHEIGHT", each a multiple of 16 in ${limits.minSide}..${limits.maxSide}. Default ${
-          defaultSize(limits)
+          defaultSize(limits, defaults)
         }.`,
       example: "1024x1024",
     }),
@@ -67,9 +71,11 @@ export function generationRequestSchema(limits: Limits) {
     output_format: z.enum(IMAGE_FORMATS).optional()
       .openapi({ description: "Image encoding. Default png." }),
     steps: z.number().int().min(1).max(200).optional()
-      .openapi({ description: "Denoising steps. Default 50." }),
+      .openapi({ description: `Denoising steps. Default ${defaults.steps}.` }),
     guidance_scale: z.number().min(0).max(30).optional()
-      .openapi({ description: "Classifier-free guidance scale. Default 5." }),
+      .openapi({
+        description: `Classifier-free guidance scale. Default ${defaults.guidanceScale}.`,
+      }),
     guidance_rescale: z.number().min(0).max(1).optional()
       .openapi({ description: "Guidance rescale factor. Default 0." }),
     seed: z.number().int().min(0).max(MAX_SEED).optional()
@@ -77,7 +83,7 @@ export function generationRequestSchema(limits: Limits) {
         description: "Seed of the first image. Default: random, echoed in the response.",
       }),
     sampler: z.enum(SAMPLERS).optional()
-      .openapi({ description: "Scheduler. Default ddpm." }),
+      .openapi({ description: `Scheduler. Default ${defaults.sampler}.` }),
     resolution_binning: z.boolean().optional()
       .openapi({
         description: "Snap the size to the closest of the 10 trained sizes. Default false.",
@@ -93,7 +99,7 @@ export function generationRequestSchema(limits: Limits) {
   }).superRefine((body, ctx) => {
     if (!body.resolution_binning) return;
     // Binning snaps to the trained sizes (768..1280); they must fit the configured sides too.
-    const binned = binResolution(parseSize(body.size ?? defaultSize(limits)));
+    const binned = binResolution(parseSize(body.size ?? defaultSize(limits, defaults)));
     for (const side of [binned.width, binned.height]) {
       if (side < limits.minSide || side > limits.maxSide) {
         ctx.addIssue({
@@ -109,11 +115,11 @@ export function generationRequestSchema(limits: Limits) {
 }
 
 /** The request of both creation routes: the generation body and the optional `Idempotency-Key`. */
-export function creationRequest(limits: Limits) {
+export function creationRequest(limits: Limits, defaults: ModelDefaults) {
   return {
     body: {
       required: true,
-      content: { "application/json": { schema: generationRequestSchema(limits) } },
+      content: { "application/json": { schema: generationRequestSchema(limits, defaults) } },
     },
     headers: IdempotencyHeader,
   };
@@ -234,6 +240,23 @@ export const ReadySchema = z.object({
   step_seconds: z.number().nullable(),
   error: z.string().nullable(),
 }).openapi("Ready");
+
+/** `GET /v1/models`: the served model, its request defaults and trained sizes. */
+export const ModelsSchema = z.object({
+  object: z.literal("list"),
+  data: z.array(z.object({
+    id: z.string(),
+    object: z.literal("model"),
+    description: z.string(),
+    defaults: z.object({
+      size: z.string(),
+      steps: z.number().int(),
+      guidance_scale: z.number(),
+      sampler: z.enum(SAMPLERS),
+    }),
+    sizes: z.array(z.string()).openapi({ description: 'Trained sizes, "WIDTHxHEIGHT".' }),
+  })),
+}).openapi("Models");
 
 /** `/v1/schedules`. */
 export const SchedulesSchema = z.object({

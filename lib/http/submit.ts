@@ -51,7 +51,7 @@ export async function submitFromRequest(
   idempotencyKey: string | undefined,
 ): Promise<{ job: JobRecord; replayed: boolean }> {
   requireReady(deps);
-  const parsed = toParams(body, deps.config);
+  const parsed = toParams(body, deps.config, deps.model.defaults);
   if (parsed.webhook !== undefined && deps.config.webhookSecret === "") {
     throw new HttpError(
       400,

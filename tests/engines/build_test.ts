@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { COMPONENT_NAMES } from "../../lib/engine/components.ts";
 import { readManifest, validateManifest, verifyFiles } from "../../lib/engine/manifest.ts";
 import { openCheckpoint } from "../../lib/onnx/safetensors.ts";
+import { checkpointDigest } from "../../engines/model_source.ts";
 import { loadEngineSet } from "../../lib/engine/engine_set.ts";
 import { compare, GOLDEN, goldenCases, goldenFeeds, goldenOutput } from "../engine/goldens.ts";
 
@@ -269,6 +270,14 @@ Deno.test("engines:build writes all four networks, tokenizer and scheduler files
     assert.equal(manifest.tokenizers.bert?.vocab, "tokenizer/vocab.txt");
     assert.equal(manifest.tokenizers.mt5?.spiece, "tokenizer_2/spiece.model");
     assert.equal(manifest.scheduler?.config.beta_end, 0.03);
+    // No serving.json: the card is derived (native size = sample_size 8 x 8) with diffusers' defaults.
+    assert.deepEqual(manifest.model, {
+      name: "tiny-v11",
+      description: "",
+      defaults: { width: 64, height: 64, steps: 50, guidanceScale: 5, sampler: "ddpm" },
+      sizes: [[64, 64]],
+    });
+    assert.equal(manifest.source.digest, await checkpointDigest(`${TINY}/tiny-v11`));
     for (
       const f of [
         "transformer.onnx",

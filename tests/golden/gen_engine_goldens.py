@@ -26,6 +26,7 @@ assert transformers.__version__ == "4.57.6", transformers.__version__
 
 HERE = Path(__file__).resolve().parent
 TINY = HERE / "data" / "tiny"
+HYDIT_TINY = HERE.parents[1] / "engines" / "models" / "hydit-tiny"  # the bundled trained model
 OUT = HERE / "data" / "engines"
 ROPE_BASE = 512 // 8 // 2  # the pipelines' base grid (32 tokens per side) for patch size 2
 
@@ -37,6 +38,11 @@ TEXT_PROMPTS = [
 ]
 PIPE_PROMPT = "一只可爱的猫坐在窗台上，a cute cat, oil painting"
 PIPE_NEGATIVE = "模糊，变形，blurry, deformed"
+HYDIT_TINY_CASES = [
+    ((128, 128), "a red circle on a blue background"),
+    ((96, 160), "黄色背景上的紫色星形"),
+    ((192, 128), "a green triangle on a white background"),
+]
 
 torch.set_grad_enabled(False)
 
@@ -235,7 +241,8 @@ def pipeline_case(w: Writer, variant: str, sampler: str, suffix: str = "", **ove
     `overrides` replace call parameters (size, guidance...). Every run uses Tencent's RoPE positions, and
     `image_meta_size` is passed in the W-first order the checkpoints were trained with (target_size=(W, H)),
     which is what the TypeScript pipeline feeds by default; both only matter for non-square sizes."""
-    pipe = HunyuanDiTPipeline.from_pretrained(TINY / variant)
+    folder = HYDIT_TINY if variant == "hydit-tiny" else TINY / variant
+    pipe = HunyuanDiTPipeline.from_pretrained(folder)
     if sampler == "ddim":
         pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     elif sampler == "dpmsolver++":
@@ -248,7 +255,7 @@ def pipeline_case(w: Writer, variant: str, sampler: str, suffix: str = "", **ove
     }
     params.update(overrides)
     params["target_size"] = [params["width"], params["height"]]
-    name = f"pipeline_{variant.replace('tiny-', '')}_{sampler.replace('+', 'p')}{suffix}"
+    name = f"pipeline_{variant.replace('tiny-', '').replace('-', '_')}_{sampler.replace('+', 'p')}{suffix}"
     trajectory: list[torch.Tensor] = []
 
     def on_step_end(_pipe, _i, _t, kwargs):
@@ -266,7 +273,8 @@ def pipeline_case(w: Writer, variant: str, sampler: str, suffix: str = "", **ove
         ).images[0]
     timesteps = [int(t) for t in pipe.scheduler.timesteps]
     w.case(
-        name, kind="pipeline", checkpoint=f"tiny/{variant}", sampler=sampler, seed=42,
+        name, kind="pipeline", checkpoint=variant if variant == "hydit-tiny" else f"tiny/{variant}", sampler=sampler,
+        seed=42,
         generator="torch.Generator('cpu')", output_type="pil", scheduler_class=type(pipe.scheduler).__name__,
         scheduler_config={k: json_number(v) for k, v in pipe.scheduler.config.items() if not k.startswith("_")},
         timesteps=timesteps, params=params,
@@ -316,6 +324,11 @@ def main() -> None:
     pipeline_case(w, "tiny-v12", "ddpm", "_96x64_rescale", height=64, width=96, guidance_rescale=0.7)
     pipeline_case(w, "tiny-v11", "dpmsolver++", "_64x112", height=112, width=64)
     pipeline_case(w, "tiny-v12", "ddim", "_nocfg", guidance_scale=1.0)
+    # The bundled trained model at its native size and two non-square ones, every sampler, both languages.
+    for (height, width), prompt in HYDIT_TINY_CASES:
+        for sampler in ("ddpm", "ddim", "dpmsolver++"):
+            pipeline_case(w, "hydit-tiny", sampler, f"_{width}x{height}", height=height, width=width, prompt=prompt,
+                          negative_prompt="")
     index = {
         "generator": "tests/golden/gen_engine_goldens.py",
         "versions": {"torch": torch.__version__, "diffusers": diffusers.__version__,

@@ -3,6 +3,7 @@
  * records are kept, and the process state (phase, model info) is set by the test.
  */
 import { type Config, loadConfig } from "../../lib/config.ts";
+import { deriveModelSpec, type ModelCard, toModelCard } from "../../lib/diffusion/mod.ts";
 import { createApp } from "../../lib/http/app.ts";
 import { createAuthenticator } from "../../lib/http/auth.ts";
 import type { App, Phase } from "../../lib/http/deps.ts";
@@ -31,8 +32,14 @@ export interface TestApp {
   call(method: string, path: string, options?: CallOptions): Promise<Response>;
 }
 
-/** Builds the app over a fresh fake; `env` overrides the `HYDIT_*` settings. */
-export async function testApp(env: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * Builds the app over a fresh fake; `env` overrides the `HYDIT_*` settings, `model` the card of a
+ * real checkpoint without serving.json (1024x1024, 50 DDPM steps, guidance 5).
+ */
+export async function testApp(
+  env: Record<string, string> = {},
+  model: ModelCard = toModelCard(deriveModelSpec("hunyuandit", {})),
+): Promise<TestApp> {
   const vars: Record<string, string> = {
     HYDIT_API_KEYS: `${KEY_A},${KEY_B}`,
     HYDIT_MIN_SIDE: "64",
@@ -50,6 +57,7 @@ export async function testApp(env: Record<string, string> = {}): Promise<TestApp
   };
   const app = createApp({
     config,
+    model,
     jobs,
     auth,
     log: createLogger("debug", (line) => logs.push(JSON.parse(line))),

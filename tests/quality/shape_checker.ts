@@ -63,7 +63,7 @@ export function nearestColour(rgb: readonly number[], palette: Palette): string 
 }
 
 /** Pixel indices of the largest 4-connected region of `mask`. */
-function largestRegion(mask: Uint8Array, width: number, height: number): number[] {
+function largestRegion(mask: Uint8Array, width: number): number[] {
   const seen = new Uint8Array(mask.length);
   let best: number[] = [];
   for (let start = 0; start < mask.length; start++) {
@@ -128,11 +128,13 @@ export function inspectShape(
   // The shape's colour: the median of the clearly different pixels; the region boundary lies
   // half-way between it and the background (anti-aliased edges split evenly).
   const different = [...away.keys()].filter((p) => away[p] > MIN_CONTRAST);
-  if (different.length < MIN_AREA) return { background, colour: null, shape: null, fill: 0, top: 0 };
+  if (different.length < MIN_AREA) {
+    return { background, colour: null, shape: null, fill: 0, top: 0 };
+  }
   const fg = medianRgb(rgb, different);
   const cut = Math.max(MIN_CONTRAST, distance(fg, bg) / 2);
   const mask = Uint8Array.from(away, (d) => d > cut ? 1 : 0);
-  const region = largestRegion(mask, width, height);
+  const region = largestRegion(mask, width);
   if (region.length < MIN_AREA) return { background, colour: null, shape: null, fill: 0, top: 0 };
   const core = region.filter((p) => away[p] > 1.5 * cut);
   const colour = nearestColour(medianRgb(rgb, core.length >= MIN_AREA ? core : region), palette);

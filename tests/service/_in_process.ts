@@ -4,6 +4,7 @@
  * HTTP server on a free loopback port. For the cases that need no second process and no signal.
  */
 import { loadConfig } from "../../lib/config.ts";
+import { deriveModelSpec, toModelCard } from "../../lib/diffusion/mod.ts";
 import type { ImageGenerator } from "../../lib/jobs/generator.ts";
 import { createLogger } from "../../lib/log.ts";
 import { startService } from "../../lib/service.ts";
@@ -52,7 +53,12 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
   const generator = options.generator;
   const service = await startService(config, {
     log: createLogger("debug", (line) => logs.push(JSON.parse(line))),
-    ...(generator ? { loadGenerator: () => Promise.resolve(generator) } : {}),
+    ...(generator
+      ? {
+        loadGenerator: () => Promise.resolve(generator),
+        model: toModelCard(deriveModelSpec("fake", {})),
+      }
+      : {}),
   });
   const server: InProcessServer = {
     url: `http://127.0.0.1:${service.addr.port}`,
