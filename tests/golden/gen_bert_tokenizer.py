@@ -1,6 +1,6 @@
 """Golden data for lib/text/bert_wordpiece.ts: a synthetic BERT vocab and the slow BertTokenizer's ids/masks.
 
-Run: /opt/ref-venv/bin/python tests/golden/gen_bert_tokenizer.py   (writes tests/golden/data/bert/)
+Run: $(bash tests/golden/ref_venv.sh) tests/golden/gen_bert_tokenizer.py   (writes tests/golden/data/bert/)
 
 Oracle: transformers 4.57.6 slow `BertTokenizer(vocab, do_lower_case=True, tokenize_chinese_chars=True,
 strip_accents=None)` called as HunyuanDiT's pipeline does (padding="max_length", truncation=True). Python 3.11's

@@ -1,6 +1,6 @@
 """Golden data for lib/diffusion (RoPE, crops, binning, schedulers, guidance, conditioning) from diffusers 0.37.1.
 
-Run: /opt/ref-venv/bin/python tests/golden/gen_diffusion.py
+Run: $(bash tests/golden/ref_venv.sh) tests/golden/gen_diffusion.py
 Writes tests/golden/data/diffusion/index.json (metadata, small arrays inline) and diffusion.bin (little-endian float32
 blocks referenced from the index as {"offset": byte offset, "length": element count}). Deterministic: fixed torch seeds.
 """

@@ -2,7 +2,7 @@
 
 Reads the tiny checkpoints written by gen_tiny_checkpoint.py and writes tests/golden/data/engines/<case>/<tensor>.bin
 (raw little-endian, C order) plus tests/golden/data/engines/index.json (per case: parameters, and for every tensor its
-file, dtype and shape). Run: /opt/ref-venv/bin/python tests/golden/gen_engine_goldens.py   (deterministic; ~10 s)
+file, dtype and shape). Run: $(bash tests/golden/ref_venv.sh) tests/golden/gen_engine_goldens.py   (deterministic; ~10 s)
 """
 import json
 import re

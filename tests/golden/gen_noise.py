@@ -1,6 +1,6 @@
 """Golden data for lib/diffusion/noise.ts: torch.randn on seeded CPU generators, torch 2.13.0.
 
-Run: /opt/ref-venv/bin/python tests/golden/gen_noise.py
+Run: $(bash tests/golden/ref_venv.sh) tests/golden/gen_noise.py
 Writes tests/golden/data/noise/index.json and noise.bin (little-endian float32 blocks referenced from the index as
 {"offset": byte offset, "length": element count}). Two kernels are recorded:
   "avx2": this process, whose CPU capability must be AVX2 or AVX512 (torch 2.13 builds its normal kernel for AVX2 only,

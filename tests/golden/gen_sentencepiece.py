@@ -10,7 +10,7 @@ pieces), and records for every case string:
     asserts that pads are 0 and the mask is ones then zeros),
   - for the two trained models, T5TokenizerFast ids at 256 (the fused-<unk>, no-byte-fallback behaviour).
 
-Run: /opt/ref-venv/bin/python tests/golden/gen_sentencepiece.py   (writes tests/golden/data/spiece/)
+Run: $(bash tests/golden/ref_venv.sh) tests/golden/gen_sentencepiece.py   (writes tests/golden/data/spiece/)
 """
 import json
 import os

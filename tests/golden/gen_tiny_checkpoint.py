@@ -3,7 +3,7 @@
 tests/golden/data/tiny/tiny-v12 (no style / image-meta conditioning, beta_end 0.018) and tiny-v11
 (style + meta, beta_end 0.03). Every tensor is perturbed away from its initialisation with seeded noise so
 that mis-wired graphs cannot pass.
-Run: /opt/ref-venv/bin/python tests/golden/gen_tiny_checkpoint.py   (deterministic; about 5 s on CPU)
+Run: $(bash tests/golden/ref_venv.sh) tests/golden/gen_tiny_checkpoint.py   (deterministic; about 5 s on CPU)
 """
 import io
 import json
