@@ -24,7 +24,12 @@ export interface Config {
   kvPath: string;
   /** Schedules file (JSON), or empty for none (`HYDIT_SCHEDULES`). @default "" */
   schedules: string;
-  /** Folder of the filesystem results store (`HYDIT_RESULTS_DIR`). @default "data/results" */
+  /**
+   * Where image bytes live: `kv` (chunked in Deno KV, readable by every replica on the KV) or `dir`
+   * (files in `resultsDir` on this host) (`HYDIT_RESULTS_STORE`). @default "kv"
+   */
+  resultsStore: "kv" | "dir";
+  /** Folder of the directory results store (`HYDIT_RESULTS_DIR`). @default "data/results" */
   resultsDir: string;
   /** Jobs queued or running beyond which submissions get 429 (`HYDIT_QUEUE_DEPTH`). @default 32 */
   queueDepth: number;
@@ -90,6 +95,7 @@ const SETTINGS: Record<keyof Config, Setting> = {
   apiKeys: { env: "HYDIT_API_KEYS", flag: "api-keys", kind: "list" },
   kvPath: { env: "HYDIT_KV_PATH", flag: "kv-path", kind: "string" },
   schedules: { env: "HYDIT_SCHEDULES", flag: "schedules", kind: "string" },
+  resultsStore: { env: "HYDIT_RESULTS_STORE", flag: "results-store", kind: "string" },
   resultsDir: { env: "HYDIT_RESULTS_DIR", flag: "results-dir", kind: "string" },
   queueDepth: { env: "HYDIT_QUEUE_DEPTH", flag: "queue-depth", kind: "int", min: 1 },
   concurrency: { env: "HYDIT_CONCURRENCY", flag: "concurrency", kind: "int", min: 1, max: 64 },
@@ -134,6 +140,7 @@ function defaults(): Config {
     apiKeys: [],
     kvPath: "data/hydit.kv",
     schedules: "",
+    resultsStore: "kv",
     resultsDir: "data/results",
     queueDepth: 32,
     concurrency: 1,
@@ -217,6 +224,11 @@ export function loadConfig(
     throw new TypeError(`Cannot read setting HYDIT_LOG_LEVEL: "${result.logLevel}" is not a level`);
   }
   result.backend = parseBackendPreference(result.backend);
+  if (!["kv", "dir"].includes(result.resultsStore)) {
+    throw new TypeError(
+      `Cannot read setting HYDIT_RESULTS_STORE: "${result.resultsStore}" is not kv or dir`,
+    );
+  }
   if (result.minSide > result.maxSide) {
     throw new RangeError("Cannot read settings: HYDIT_MIN_SIDE is larger than HYDIT_MAX_SIDE");
   }

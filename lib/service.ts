@@ -29,6 +29,7 @@ import {
   type GeneratorInfo,
   type ImageGenerator,
   loadSchedules,
+  openKvResultsStore,
   openResultsStore,
   pendingWork,
   registerSchedules,
@@ -173,7 +174,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     ? await loadSchedules(config.schedules, scheduleParser(config, model))
     : [];
   const kv = await openKv(config.kvPath);
-  const results = await openResultsStore(config.resultsDir);
+  const results = config.resultsStore === "kv"
+    ? openKvResultsStore(kv)
+    : await openResultsStore(config.resultsDir);
   const events = createJobEvents();
   const registry = createRegistry();
   const m = serviceMetrics(registry);

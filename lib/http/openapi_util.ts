@@ -12,6 +12,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: "Missing or wrong API key",
   404: "No such resource for this key",
   409: "Conflict",
+  410: "Image gone: its bytes were deleted or changed",
   413: "Body too large",
   415: "Body is not JSON",
   429: "Queue full; see Retry-After",

@@ -12,6 +12,7 @@ import { HttpError } from "./errors.ts";
 import { baseUrl, errorResponses } from "./openapi_util.ts";
 import { visibleStatus } from "./routes_jobs.ts";
 import { creationRequest, GenerationResponseSchema, JobSchema } from "./schemas.ts";
+import { imageGone } from "./routes_images.ts";
 import { submitFromRequest } from "./submit.ts";
 import { imageUrl, jobView } from "./views.ts";
 
@@ -29,8 +30,13 @@ async function imageData(
       data.push({ ...item, url: imageUrl(how.base, ref.id) });
       continue;
     }
-    const bytes = how.bytes.get(ref.id) ?? await (await deps.jobs.readImage(ref.id, owner))?.read();
-    if (!bytes) throw new HttpError(404, "not_found", `Image ${ref.id} has expired`);
+    let bytes = how.bytes.get(ref.id);
+    if (!bytes) {
+      const image = await deps.jobs.readImage(ref.id, owner);
+      if (!image) throw new HttpError(404, "not_found", `Image ${ref.id} has expired`);
+      bytes = await image.read() ?? undefined;
+      if (!bytes) throw imageGone(ref.id);
+    }
     data.push({ ...item, b64_json: bytes.toBase64() });
   }
   return data;
@@ -55,7 +61,7 @@ export function mountGenerationRoutes(api: App, deps: AppDeps): void {
           description: "Still running after HYDIT_SYNC_WAIT_S; poll the job",
           content: { "application/json": { schema: JobSchema } },
         },
-        ...errorResponses(400, 401, 409, 413, 415, 429, 500, 503),
+        ...errorResponses(400, 401, 409, 410, 413, 415, 429, 500, 503),
       },
     }),
     async (c) => {

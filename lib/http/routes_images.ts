@@ -1,6 +1,7 @@
 /**
- * `GET /v1/images/{id}`: image bytes from the results store, with content type, ETag and private
- * immutable caching until the image expires.
+ * `GET /v1/images/{id}`: image bytes streamed from the results store, with content type, ETag and
+ * private immutable caching until the image expires. An image whose record is there but whose bytes
+ * are gone or no longer match their SHA-256 is 410 `image_gone`, with `If-None-Match` too.
  *
  * @module
  */
@@ -10,6 +11,16 @@ import type { App, AppDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { errorResponses } from "./openapi_util.ts";
 import { IdParam } from "./schemas.ts";
+
+/** The error for an image whose record is there but whose bytes are gone or changed. */
+export function imageGone(id: string): HttpError {
+  return new HttpError(
+    410,
+    "image_gone",
+    `Image "${id}" is gone: its stored bytes were deleted or changed`,
+    { field: "id" },
+  );
+}
 
 /** Mounts the image route. */
 export function mountImageRoutes(api: App, deps: AppDeps): void {
@@ -31,7 +42,7 @@ export function mountImageRoutes(api: App, deps: AppDeps): void {
           },
         },
         304: { description: "Not modified (If-None-Match)" },
-        ...errorResponses(400, 401, 404),
+        ...errorResponses(400, 401, 404, 410),
       },
     }),
     async (c) => {
@@ -47,17 +58,17 @@ export function mountImageRoutes(api: App, deps: AppDeps): void {
         "ETag": meta.etag,
         "Expires": new Date(meta.expiresAt).toUTCString(),
       };
+      // Checked before a 304 as well: a client's cached copy must not vouch for a gone image.
+      const body = await image.open();
+      if (!body) throw imageGone(id);
       if (c.req.header("if-none-match") === meta.etag) {
+        await body.cancel();
         return c.body(null, 304, headers);
       }
-      const bytes = await image.read();
-      if (!bytes) {
-        throw new HttpError(404, "not_found", `Image "${id}" has expired`, { field: "id" });
-      }
-      return c.body(bytes, 200, {
+      return c.body(body, 200, {
         ...headers,
         "Content-Type": CONTENT_TYPES[meta.format],
-        "Content-Length": String(bytes.length),
+        "Content-Length": String(meta.bytes),
         "Content-Disposition": `inline; filename="${id}.${meta.format}"`,
       });
     },

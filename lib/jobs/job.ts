@@ -45,6 +45,8 @@ export interface ImageMeta extends ImageRef {
   createdAt: number;
   expiresAt: number;
   etag: string;
+  /** Hex SHA-256 of the stored bytes, checked on every read (absent on records from before). */
+  sha256?: string;
 }
 
 /** Why a job failed, captured when it happened. */

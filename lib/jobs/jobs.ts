@@ -21,6 +21,7 @@ import {
 import { withKvRetry } from "./kv_retry.ts";
 import { pendingWork, workOf } from "./pending.ts";
 import type { ResultsStore } from "./results.ts";
+import { openVerified, readVerified } from "./results_verify.ts";
 import { nextRunOf, type Schedule, type ScheduleState, scheduleStates } from "./schedules.ts";
 import { cancelJob, type CancelResult, getJobSnapshot, listQueue, submitJob } from "./store.ts";
 import { waitForJob, type WaitOptions, type WaitResult } from "./wait.ts";
@@ -51,9 +52,15 @@ export interface JobStatus {
   estimate: QueueEstimate;
 }
 
-/** An image visible to the caller: its metadata, and its bytes on demand (null once the file is gone). */
+/**
+ * An image visible to the caller: its metadata, and its bytes on demand, checked against the
+ * recorded SHA-256 (null once they are gone: deleted, truncated or replaced).
+ */
 export interface ImageRead {
   meta: ImageMeta;
+  /** The bytes as a stream. */
+  open(): Promise<ReadableStream<Uint8Array> | null>;
+  /** All the bytes at once. */
   read(): Promise<Uint8Array<ArrayBuffer> | null>;
 }
 
@@ -174,7 +181,11 @@ export function createJobs(options: JobsOptions): Jobs {
     async readImage(id, owner) {
       const meta = (await withKvRetry(() => kv.get<ImageMeta>(keys.image(id)))).value;
       if (!meta || !visibleTo(owner, meta.owner) || meta.expiresAt <= Date.now()) return null;
-      return { meta, read: () => results.read(id, meta.format) };
+      return {
+        meta,
+        open: () => openVerified(results, id, meta.format, meta.sha256),
+        read: () => readVerified(results, id, meta.format, meta.sha256),
+      };
     },
     async queueDepth() {
       return (await listQueue(kv, policy.queueDepth + 1)).length;

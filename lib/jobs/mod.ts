@@ -47,7 +47,13 @@ export {
 } from "./jobs.ts";
 export { pendingWork } from "./pending.ts";
 export { type ThreadedOptions, threadedPipeline } from "./pipeline_threads.ts";
-export { openResultsStore, type ResultsStore } from "./results.ts";
+export {
+  openResultsStore,
+  type ResultsStore,
+  type ResultsStoreKind,
+  type StoredEntry,
+} from "./results.ts";
+export { openKvResultsStore } from "./results_kv.ts";
 export {
   loadSchedules,
   type ParsedRequest,

@@ -1,21 +1,60 @@
 /**
- * The results store: image bytes on the filesystem, one file per image named by its random id. KV holds
- * only the metadata. Writes go to a temporary name first, so a crash never leaves a partial image.
+ * The results store: where image bytes live, behind one interface with two implementations. The
+ * default keeps them chunked in Deno KV (results_kv.ts), so every replica on a shared KV serves every
+ * image; this module's directory store keeps one file per image on the local disk
+ * (`HYDIT_RESULTS_STORE=dir`). KV's `["images", id]` record holds the metadata, including the
+ * image's SHA-256, which every read checks (results_verify.ts).
  *
  * @module
  */
 import type { ImageFormat } from "../image/mod.ts";
 import { ID_PATTERN } from "./job.ts";
 
-/** Where image files live. */
-export interface ResultsStore {
-  write(id: string, format: ImageFormat, bytes: Uint8Array): Promise<void>;
-  /** The bytes, or null when the file is gone. */
-  read(id: string, format: ImageFormat): Promise<Uint8Array<ArrayBuffer> | null>;
-  remove(id: string, format: ImageFormat): Promise<void>;
+/** Something stored, complete or not, as the orphan sweep sees it. */
+export interface StoredEntry {
+  id: string;
+  /** When it was written (ms since the epoch). */
+  writtenAt: number;
+  /** Deletes it. */
+  remove(): Promise<void>;
 }
 
-/** Opens (and creates) a results folder. */
+/** Where image bytes live. */
+export interface ResultsStore {
+  /** Stores an image; once this resolves it reads back whole, never partly. */
+  write(id: string, format: ImageFormat, bytes: Uint8Array): Promise<void>;
+  /** The bytes as a stream of chunks, or null when the image is gone. */
+  open(id: string, format: ImageFormat): Promise<ReadableStream<Uint8Array> | null>;
+  /** All the bytes at once, or null when the image is gone. */
+  read(id: string, format: ImageFormat): Promise<Uint8Array<ArrayBuffer> | null>;
+  remove(id: string, format: ImageFormat): Promise<void>;
+  /** Everything stored, including partial writes (for the orphan sweep). */
+  entries(): AsyncIterable<StoredEntry>;
+}
+
+/** Which implementation `HYDIT_RESULTS_STORE` picks. */
+export type ResultsStoreKind = "kv" | "dir";
+
+/** Reads a whole stream into one array. */
+export async function readStream(
+  stream: ReadableStream<Uint8Array>,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const part of stream) {
+    parts.push(part);
+    length += part.length;
+  }
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Opens (and creates) a results folder: one file per image, `<id>.<format>`. */
 export async function openResultsStore(dir: string): Promise<ResultsStore> {
   await Deno.mkdir(dir, { recursive: true });
   const path = (id: string, format: ImageFormat) => {
@@ -23,12 +62,28 @@ export async function openResultsStore(dir: string): Promise<ResultsStore> {
     if (!ID_PATTERN.test(id)) throw new TypeError(`Cannot use image id "${id}": not a service id`);
     return `${dir}/${id}.${format}`;
   };
+  const removeFile = async (file: string) => {
+    try {
+      await Deno.remove(file);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  };
   return {
     async write(id, format, bytes) {
+      // A temporary name first, so a crash never leaves a partial image under the real name.
       const target = path(id, format);
       const tmp = `${target}.tmp-${crypto.randomUUID()}`;
       await Deno.writeFile(tmp, bytes);
       await Deno.rename(tmp, target);
+    },
+    async open(id, format) {
+      try {
+        return (await Deno.open(path(id, format))).readable;
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return null;
+        throw error;
+      }
     },
     async read(id, format) {
       try {
@@ -38,11 +93,20 @@ export async function openResultsStore(dir: string): Promise<ResultsStore> {
         throw error;
       }
     },
-    async remove(id, format) {
-      try {
-        await Deno.remove(path(id, format));
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+    remove: (id, format) => removeFile(path(id, format)),
+    async *entries() {
+      for await (const entry of Deno.readDir(dir)) {
+        const id = /^([0-9a-f]{32})\./.exec(entry.name)?.[1];
+        if (!entry.isFile || !id) continue;
+        const file = `${dir}/${entry.name}`;
+        const stat = await Deno.stat(file).catch(() => null);
+        if (stat) {
+          yield {
+            id,
+            writtenAt: stat.mtime?.getTime() ?? 0,
+            remove: () => removeFile(file),
+          };
+        }
       }
     },
   };

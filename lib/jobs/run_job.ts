@@ -23,6 +23,7 @@ import {
 } from "./job.ts";
 import { type Claim, commitUnderLease, LeaseLostError, releaseJob, renewLease } from "./lease.ts";
 import type { ResultsStore } from "./results.ts";
+import { sha256Hex } from "./results_verify.ts";
 import { cancelRequested, finalizeJob, writeProgress } from "./store.ts";
 
 /** Observations the worker reports (metrics). */
@@ -108,6 +109,7 @@ async function storeImage(
     format: p.outputFormat,
     bytes: bytes.length,
   };
+  const sha256 = sha256Hex(bytes);
   await ctx.results.write(ref.id, ref.format, bytes);
   const now = Date.now();
   const meta: ImageMeta = {
@@ -117,6 +119,7 @@ async function storeImage(
     createdAt: now,
     expiresAt: now + ctx.retentionMs,
     etag: `"${ref.id}"`,
+    sha256,
   };
   job.images = [...job.images, ref];
   await commitUnderLease(ctx.kv, run.claim, (op) =>

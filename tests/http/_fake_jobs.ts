@@ -98,6 +98,11 @@ export function fakeJobs(): FakeJobs {
       if (!image) return Promise.resolve(null);
       const read: ImageRead = {
         meta: image.meta,
+        open: () => {
+          record("open", id);
+          const bytes = image.bytes;
+          return Promise.resolve(bytes && ReadableStream.from([bytes]));
+        },
         read: () => {
           record("read", id);
           return Promise.resolve(image.bytes);

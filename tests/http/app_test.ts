@@ -236,7 +236,7 @@ Deno.test("GET and DELETE /v1/jobs/{id} go through the facade; an unknown or for
   assert.equal(wrong.status, 401);
 });
 
-Deno.test("GET /v1/images/{id} serves bytes with type and cache headers, 304 on its ETag, 404 once gone", async () => {
+Deno.test("GET /v1/images/{id} serves bytes with type and cache headers, 304 on its ETag, 410 once gone", async () => {
   const t = await testApp();
   const id = "b".repeat(32);
   const meta = testImageMeta(id, await t.owner(KEY_A), { format: "webp" });
@@ -247,17 +247,18 @@ Deno.test("GET /v1/images/{id} serves bytes with type and cache headers, 304 on 
   assert.equal(res.headers.get("etag"), `"${id}"`);
   assert.match(res.headers.get("cache-control")!, /^private, max-age=(3599|3600), immutable$/);
   assert.deepEqual(new Uint8Array(await res.arrayBuffer()), new Uint8Array([1, 2, 3]));
-  const reads = t.jobs.calls.filter(([m]) => m === "read").length;
-  const again = await t.call("GET", `/v1/images/${id}`, {
-    key: KEY_A,
-    headers: { "if-none-match": `"${id}"` },
-  });
+  const revalidate = { key: KEY_A, headers: { "if-none-match": `"${id}"` } };
+  const again = await t.call("GET", `/v1/images/${id}`, revalidate);
   assert.equal(again.status, 304);
-  assert.equal(t.jobs.calls.filter(([m]) => m === "read").length, reads, "304 reads no bytes");
+  // Bytes gone (deleted, or no longer matching their hash): 410, with If-None-Match as well.
   t.jobs.images.set(id, { meta, bytes: null });
-  const gone = await t.call("GET", `/v1/images/${id}`, { key: KEY_A });
-  assert.equal(gone.status, 404);
-  assert.match((await gone.json()).error.message, /has expired/);
+  for (const options of [{ key: KEY_A }, revalidate]) {
+    const gone = await t.call("GET", `/v1/images/${id}`, options);
+    assert.equal(gone.status, 410);
+    const { error } = await gone.json();
+    assert.equal(error.code, "image_gone");
+    assert.match(error.message, /deleted or changed/);
+  }
   assert.equal((await t.call("GET", `/v1/images/${"d".repeat(32)}`, { key: KEY_A })).status, 404);
 });
 

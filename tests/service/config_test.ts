@@ -8,6 +8,7 @@ Deno.test("loadConfig() applies defaults, environment, then flags", () => {
   assert.equal(defaults.port, 8000);
   assert.deepEqual(defaults.apiKeys, []);
   assert.equal(defaults.queueDepth, 32);
+  assert.equal(defaults.resultsStore, "kv");
   assert.equal(defaults.workerId, `${Deno.hostname()}:8000`);
   const fromEnv = loadConfig(
     [],
@@ -34,6 +35,10 @@ Deno.test("loadConfig() rejects bad values naming the setting", () => {
   assert.throws(() => loadConfig(["--nope", "1"], env({})), /--nope": unknown flag/);
   assert.throws(() => loadConfig(["--port"], env({})), /missing value/);
   assert.throws(() => loadConfig([], env({ HYDIT_LOG_LEVEL: "loud" })), /HYDIT_LOG_LEVEL/);
+  assert.throws(
+    () => loadConfig([], env({ HYDIT_RESULTS_STORE: "s3" })),
+    /HYDIT_RESULTS_STORE: "s3" is not kv or dir/,
+  );
   assert.throws(
     () => loadConfig([], env({ HYDIT_MIN_SIDE: "512", HYDIT_MAX_SIDE: "256" })),
     /MIN_SIDE/,
