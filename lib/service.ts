@@ -31,13 +31,16 @@ import {
   loadSchedules,
   openKvResultsStore,
   openResultsStore,
+  ORPHAN_AGE_MS,
   pendingWork,
   registerSchedules,
   type Schedule,
   sweepExpired,
+  sweepOrphans,
   threadedPipeline,
   type Worker,
 } from "./jobs/mod.ts";
+import { openServiceKv } from "./kv_open.ts";
 import { createLogger, type Log } from "./log.ts";
 import { serviceMetrics } from "./service_metrics.ts";
 
@@ -86,14 +89,6 @@ export function pipelineLoader(config: Config, log: Log): GeneratorLoader {
       threads: config.concurrency,
     });
   };
-}
-
-async function openKv(path: string): Promise<Deno.Kv> {
-  if (!/^https?:\/\//.test(path) && path !== ":memory:") {
-    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-    if (dir !== "") await Deno.mkdir(dir, { recursive: true });
-  }
-  return await Deno.openKv(path);
 }
 
 /**
@@ -173,7 +168,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const schedules: Schedule[] = config.schedules
     ? await loadSchedules(config.schedules, scheduleParser(config, model))
     : [];
-  const kv = await openKv(config.kvPath);
+  const kv = await openServiceKv(config.kvPath);
   const results = config.resultsStore === "kv"
     ? openKvResultsStore(kv)
     : await openResultsStore(config.resultsDir);
@@ -261,6 +256,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
       })
       .catch((error) => log("error", "sweep failed", { error: String(error) }));
   }, config.sweepS * 1000);
+  // Orphaned image bytes: swept at start and then every safety age.
+  const sweepOrphansNow = () =>
+    sweepOrphans(kv, results)
+      .then((n) => {
+        if (n) m.sweeps.inc({ kind: "orphan" }, n);
+        log("info", "orphan sweep done", { removed: n });
+      })
+      .catch((error) => log("error", "orphan sweep failed", { error: String(error) }));
+  let orphanSweep = sweepOrphansNow();
+  const orphanSweeper = setInterval(() => orphanSweep = sweepOrphansNow(), ORPHAN_AGE_MS);
 
   async function bringUp(): Promise<void> {
     const t0 = performance.now();
@@ -336,6 +341,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       log("info", "draining", { grace_ms: config.graceMs });
       cronAbort.abort();
       clearInterval(sweeper);
+      clearInterval(orphanSweeper);
       const hardExit = setTimeout(() => {
         log("error", "grace period exceeded; exiting");
         Deno.exit(1);
@@ -347,6 +353,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       await deliveries?.stop(Math.max(0, config.graceMs - (Date.now() - t0)));
       await server.shutdown();
       await generator?.close();
+      await orphanSweep;
       kv.close();
       clearTimeout(hardExit);
       log("info", "stopped");

@@ -53,6 +53,9 @@ export function serviceMetrics(registry: Registry): ServiceMetrics {
       "hydit_schedule_runs_total",
       "Schedule slot tries by outcome (queued, queue_full, skipped, failed)",
     ),
-    sweeps: registry.counter("hydit_swept_total", "Expired records removed by kind"),
+    sweeps: registry.counter(
+      "hydit_swept_total",
+      "Removed by kind: expired jobs and images, orphaned image bytes (no record)",
+    ),
   };
 }

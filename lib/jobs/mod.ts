@@ -62,6 +62,6 @@ export {
   type ScheduleState,
 } from "./schedules.ts";
 export type { CancelResult } from "./store.ts";
-export { sweepExpired, type SweepResult } from "./sweeper.ts";
+export { ORPHAN_AGE_MS, sweepExpired, sweepOrphans, type SweepResult } from "./sweeper.ts";
 export type { WaitOptions, WaitResult } from "./wait.ts";
 export { createWorker, type Worker, type WorkerObserver, type WorkerOptions } from "./worker.ts";

@@ -1,6 +1,8 @@
 /**
  * Retention: deletes finished jobs and their images once they expire. Expiry entries
- * (`["expiry", at, kind, id]`) are ordered by time, so a sweep reads only what is due.
+ * (`["expiry", at, kind, id]`) are ordered by time, so a sweep reads only what is due. And orphans:
+ * stored image bytes that no image record points at (a process that died between writing an
+ * image and recording it), removed once older than a safety age so writes in flight are left alone.
  *
  * @module
  */
@@ -44,4 +46,24 @@ export async function sweepExpired(
     }
   }
   return out;
+}
+
+/** Stored bytes with no image record are orphans once they are this old (10 minutes). */
+export const ORPHAN_AGE_MS = 10 * 60_000;
+
+/** Removes stored images older than `minAgeMs` that have no image record; returns how many. */
+export async function sweepOrphans(
+  kv: Deno.Kv,
+  results: ResultsStore,
+  now = Date.now(),
+  minAgeMs = ORPHAN_AGE_MS,
+): Promise<number> {
+  let removed = 0;
+  for await (const entry of results.entries()) {
+    if (now - entry.writtenAt < minAgeMs) continue;
+    if ((await withKvRetry(() => kv.get(keys.image(entry.id)))).value) continue;
+    await entry.remove();
+    removed++;
+  }
+  return removed;
 }
