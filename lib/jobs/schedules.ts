@@ -52,13 +52,13 @@ export interface ParsedRequest {
 const NAME = /^[A-Za-z0-9_-]+$/;
 
 /** Prefix of each schedule's `Deno.cron` name. */
-export const CRON_PREFIX = "hydit-";
+const CRON_PREFIX = "hydit-";
 
 /** At most this many schedules (`Deno.cron` allows about 100 crons per process). */
-export const MAX_SCHEDULES = 100;
+const MAX_SCHEDULES = 100;
 
 /** The `Deno.cron` name of a schedule. */
-export function cronName(schedule: string): string {
+function cronName(schedule: string): string {
   return `${CRON_PREFIX}${schedule}`;
 }
 
