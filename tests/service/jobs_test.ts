@@ -1,7 +1,7 @@
 /** The KV job store, leases, cancellation, retention and queue arithmetic, on an in-memory KV. */
 import assert from "node:assert/strict";
 import { estimate, retryAfterSeconds } from "../../lib/jobs/estimate.ts";
-import { type JobRecord, keys } from "../../lib/jobs/job.ts";
+import { ID_PATTERN, type JobRecord, keys, newId } from "../../lib/jobs/job.ts";
 import {
   claimNext,
   commitUnderLease,
@@ -173,4 +173,18 @@ Deno.test("estimate() gives queue position and ETA from step time; retryAfterSec
   assert.equal(retryAfterSeconds(60, 3, { stepSeconds: 0.5, concurrency: 1 }), 10);
   assert.equal(retryAfterSeconds(60, 3, { stepSeconds: 0, concurrency: 1 }), 1);
   assert.equal(retryAfterSeconds(1, 1, { stepSeconds: 0.01, concurrency: 1 }), 1);
+});
+
+Deno.test("newId() sorts by creation, also within one millisecond and when the clock steps back", () => {
+  const ids = [
+    newId(5_000),
+    newId(5_000),
+    newId(5_000),
+    newId(4_000),
+    newId(6_000),
+    newId(2 ** 45),
+  ];
+  for (const id of ids) assert.match(id, ID_PATTERN);
+  assert.deepEqual([...ids].sort(), ids);
+  assert.equal(new Set(ids).size, ids.length);
 });
