@@ -176,14 +176,13 @@ Deno.test("estimate() gives queue position and ETA from step time; retryAfterSec
 });
 
 Deno.test("newId() sorts by creation, also within one millisecond and when the clock steps back", () => {
-  const ids = [
-    newId(5_000),
-    newId(5_000),
-    newId(5_000),
-    newId(4_000),
-    newId(6_000),
-    newId(2 ** 45),
-  ];
+  const t = Date.now() + 1_000; // ahead of every id made so far in this process
+  const ids = [newId(t), newId(t), newId(t), newId(t - 500), newId(t + 1), newId()];
+  assert.equal(
+    ids[0].slice(0, 12),
+    t.toString(16).padStart(12, "0"),
+    "48 bits of milliseconds first",
+  );
   for (const id of ids) assert.match(id, ID_PATTERN);
   assert.deepEqual([...ids].sort(), ids);
   assert.equal(new Set(ids).size, ids.length);
