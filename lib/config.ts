@@ -28,6 +28,8 @@ export interface Config {
   resultsDir: string;
   /** Jobs queued or running beyond which submissions get 429 (`HYDIT_QUEUE_DEPTH`). @default 32 */
   queueDepth: number;
+  /** Jobs queued or running per API key beyond which its submissions get 429; 0: no per-key limit (`HYDIT_QUEUE_PER_KEY`). @default 0 */
+  queuePerKey: number;
   /** Jobs this process runs at once (`HYDIT_CONCURRENCY`). @default 1 */
   concurrency: number;
   /** Lease length of a claimed job, in ms (`HYDIT_LEASE_MS`). @default 30000 */
@@ -92,6 +94,7 @@ const SETTINGS: Record<keyof Config, Setting> = {
   schedules: { env: "HYDIT_SCHEDULES", flag: "schedules", kind: "string" },
   resultsDir: { env: "HYDIT_RESULTS_DIR", flag: "results-dir", kind: "string" },
   queueDepth: { env: "HYDIT_QUEUE_DEPTH", flag: "queue-depth", kind: "int", min: 1 },
+  queuePerKey: { env: "HYDIT_QUEUE_PER_KEY", flag: "queue-per-key", kind: "int", min: 0 },
   concurrency: { env: "HYDIT_CONCURRENCY", flag: "concurrency", kind: "int", min: 1, max: 64 },
   leaseMs: { env: "HYDIT_LEASE_MS", flag: "lease-ms", kind: "int", min: 500 },
   pollMs: { env: "HYDIT_POLL_MS", flag: "poll-ms", kind: "int", min: 10 },
@@ -136,6 +139,7 @@ function defaults(): Config {
     schedules: "",
     resultsDir: "data/results",
     queueDepth: 32,
+    queuePerKey: 0,
     concurrency: 1,
     leaseMs: 30_000,
     pollMs: 1000,

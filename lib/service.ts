@@ -213,7 +213,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
       cancelLocal: (id) => worker?.cancelLocal(id) ?? false,
       stepSeconds: () => worker?.stepSeconds() ?? 0,
     },
-    policy: { queueDepth: config.queueDepth, retentionMs, concurrency: config.concurrency },
+    policy: {
+      queueDepth: config.queueDepth,
+      queuePerKey: config.queuePerKey,
+      retentionMs,
+      concurrency: config.concurrency,
+    },
     schedules,
     onFinished,
   });

@@ -1,7 +1,7 @@
 /**
  * Shared by both creation endpoints: readiness, the request's generation parameters, the webhook
  * and idempotency checks, and the HTTP answer to each submission outcome (409, 429 with
- * Retry-After).
+ * Retry-After for a full queue or a key over its share).
  *
  * @module
  */
@@ -85,6 +85,14 @@ export async function submitFromRequest(
         429,
         "queue_full",
         `Queue is full (${result.depth} jobs): retry after ${result.retryAfterSeconds} s`,
+        { headers: { "Retry-After": String(result.retryAfterSeconds) } },
+      );
+    case "owner_full":
+      throw new HttpError(
+        429,
+        "key_queue_full",
+        `This API key has ${result.queued} jobs queued or running, its limit ` +
+          `(HYDIT_QUEUE_PER_KEY=${result.limit}): retry after ${result.retryAfterSeconds} s`,
         { headers: { "Retry-After": String(result.retryAfterSeconds) } },
       );
     case "replayed":

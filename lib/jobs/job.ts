@@ -115,6 +115,8 @@ export interface Lease {
  */
 export interface QueueValue {
   id: string;
+  /** The job's owner, for the per-key limit (absent in entries written before it existed). */
+  owner?: string;
   running: boolean;
   /** Images requested, images stored, and denoising steps per image. */
   n: number;
@@ -126,6 +128,7 @@ export interface QueueValue {
 export function queueValue(job: JobRecord): QueueValue {
   return {
     id: job.id,
+    owner: job.owner,
     running: job.state === "running",
     n: job.params.n,
     images: job.images.length,
@@ -141,6 +144,8 @@ export const keys = {
   cancel: (id: string): Deno.KvKey => ["cancel", id],
   queue: (createdAt: number, id: string): Deno.KvKey => ["queue", createdAt, id],
   queuePrefix: ["queue"] as Deno.KvKey,
+  /** Rewritten by every submission: its versionstamp serializes admission (see store.ts). */
+  admission: ["admission"] as Deno.KvKey,
   image: (id: string): Deno.KvKey => ["images", id],
   idempotency: (owner: string, key: string): Deno.KvKey => ["idem", owner, key],
   expiry: (at: number, kind: "job" | "image", id: string): Deno.KvKey => ["expiry", at, kind, id],
