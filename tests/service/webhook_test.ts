@@ -55,6 +55,28 @@ Deno.test("sendWebhook() signs one attempt and says whether a retry may help", a
   }
 });
 
+Deno.test("sendWebhook() does not follow a redirect: a 3xx is a failed, final attempt", async () => {
+  const target = receiver([]);
+  const redirector = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(null, { status: 307, headers: { location: target.url } }),
+  );
+  try {
+    const url = `http://127.0.0.1:${redirector.addr.port}/hook`;
+    const sent = await sendWebhook(url, "evt-3", '{"secret":"payload"}', { secret: "k" });
+    assert.deepEqual(sent, {
+      ok: false,
+      retryable: false,
+      status: 307,
+      error: `redirect (to ${target.url}) not followed`,
+    });
+    assert.equal(target.received.length, 0);
+  } finally {
+    await redirector.shutdown();
+    await target.server.shutdown();
+  }
+});
+
 Deno.test("the service signs and retries a job's webhook and records the delivery", async () => {
   const r = receiver([502]);
   const server = await startInProcess({
