@@ -193,8 +193,6 @@ export const JobSchema = z.object({
     delivered: z.boolean(),
     status: z.enum(["pending", "delivered", "failed"]),
     next_attempt_at: z.string().nullable(),
-    last_status: z.number().int().nullable(),
-    last_error: z.string().nullable(),
   }).nullable(),
   links: z.object({ self: z.string(), events: z.string(), cancel: z.string() }),
 }).openapi("Job");

@@ -47,6 +47,7 @@ export function jobView(base: string, status: JobStatus): JobView {
   };
 }
 
+/** Where the webhook stands, coarsely: the receiver's status and errors are in the log only. */
 function webhookView(job: JobRecord): JobView["webhook"] {
   if (!job.webhook) return null;
   const w = job.webhook;
@@ -56,8 +57,6 @@ function webhookView(job: JobRecord): JobView["webhook"] {
     delivered: w.delivered,
     status: w.state,
     next_attempt_at: w.state === "pending" ? iso(w.nextAttemptAt) : null,
-    last_status: w.lastStatus ?? null,
-    last_error: w.lastError ?? null,
   };
 }
 

@@ -56,7 +56,10 @@ export interface JobError {
 /** Where a job's webhook stands: pending until the job ends and a delivery succeeds or gives up. */
 export type WebhookState = "pending" | "delivered" | "failed";
 
-/** Outcome of webhook delivery for a job, updated after every attempt. */
+/**
+ * Outcome of webhook delivery for a job, updated after every attempt: a coarse state only. What the
+ * receiver answered (status, error) goes to the log, never to the record a client reads.
+ */
 export interface WebhookStatus {
   url: string;
   attempts: number;
@@ -64,8 +67,6 @@ export interface WebhookStatus {
   state: WebhookState;
   /** When the next attempt is due (while pending after a failed attempt). */
   nextAttemptAt?: number;
-  lastStatus?: number;
-  lastError?: string;
 }
 
 /** The job record (`["jobs", id]`). */

@@ -25,7 +25,13 @@ Deno.test("kill -9 while a webhook retry is pending, restart: delivered exactly 
     );
     const pending = (await call(first, "GET", `/v1/jobs/${id}`)).body.webhook;
     assert.equal(pending.status, "pending");
-    assert.equal(pending.last_status, 503);
+    assert.deepEqual(Object.keys(pending).sort(), [
+      "attempts",
+      "delivered",
+      "next_attempt_at",
+      "status",
+      "url",
+    ]);
     assert.ok(Date.parse(pending.next_attempt_at) > Date.now(), "the retry is still ahead");
     await first.kill();
     const killedAt = performance.now();
@@ -50,8 +56,6 @@ Deno.test("kill -9 while a webhook retry is pending, restart: delivered exactly 
       delivered: true,
       status: "delivered",
       next_attempt_at: null,
-      last_status: 200,
-      last_error: null,
     });
     for (const got of r.received) {
       assert.equal(assertWebhook(got, SECRET, id, "succeeded").job.images.length, 1);

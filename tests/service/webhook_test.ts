@@ -102,8 +102,6 @@ Deno.test("the service signs and retries a job's webhook and records the deliver
       delivered: true,
       status: "delivered",
       next_attempt_at: null,
-      last_status: 200,
-      last_error: null,
     });
     assert.deepEqual(r.received.map((x) => x.status), [502, 200]);
     const payload = assertWebhook(r.received[1], "hook-secret", id, "succeeded");
