@@ -106,6 +106,23 @@ Deno.test("webhook_url without a signing secret is 400 and nothing is submitted"
   );
 });
 
+Deno.test("webhook_url with credentials in it is 400 naming the field, and the secret is not echoed", async () => {
+  const t = await testApp({ HYDIT_WEBHOOK_SECRET: "s" });
+  for (const url of ["https://user:hunter2@example.com/hook", "http://hunter2@example.com/hook"]) {
+    const res = await t.call("POST", "/v1/jobs", {
+      key: KEY_A,
+      body: { ...BODY, webhook_url: url },
+    });
+    assert.equal(res.status, 400);
+    const { error } = await res.json();
+    assert.deepEqual([error.code, error.field], ["invalid_request", "webhook_url"]);
+    assert.match(error.message, /must not carry credentials/);
+    assert.doesNotMatch(error.message, /hunter2/);
+  }
+  assert.deepEqual(t.jobs.calls, []);
+  assert.doesNotMatch(JSON.stringify(t.logs), /hunter2/);
+});
+
 Deno.test("model is accepted and ignored, user is accepted and written to the queue log line", async () => {
   const t = await testApp();
   const res = await t.call("POST", "/v1/jobs", {
