@@ -6,6 +6,7 @@
  */
 
 import { type BackendPreference, parseBackendPreference } from "./engine/mod.ts";
+import { parseWebhookAllow } from "./jobs/webhook_target.ts";
 
 /** The service's settings, resolved from flags, environment and defaults. */
 export interface Config {
@@ -56,6 +57,11 @@ export interface Config {
   graceMs: number;
   /** HMAC-SHA256 secret for webhook signatures; empty disables webhooks (`HYDIT_WEBHOOK_SECRET`). @default "" */
   webhookSecret: string;
+  /**
+   * Webhook receivers allowed although not public: host names, addresses and CIDR ranges
+   * (`HYDIT_WEBHOOK_ALLOW`, comma-separated). @default []
+   */
+  webhookAllow: string[];
   /** Webhook delivery attempts (`HYDIT_WEBHOOK_ATTEMPTS`). @default 5 */
   webhookAttempts: number;
   /** First webhook retry delay in ms, doubled per attempt (`HYDIT_WEBHOOK_BACKOFF_MS`). @default 1000 */
@@ -108,6 +114,7 @@ const SETTINGS: Record<keyof Config, Setting> = {
   syncWaitS: { env: "HYDIT_SYNC_WAIT_S", flag: "sync-wait-s", kind: "int", min: 0 },
   graceMs: { env: "HYDIT_GRACE_MS", flag: "grace-ms", kind: "int", min: 0 },
   webhookSecret: { env: "HYDIT_WEBHOOK_SECRET", flag: "webhook-secret", kind: "string" },
+  webhookAllow: { env: "HYDIT_WEBHOOK_ALLOW", flag: "webhook-allow", kind: "list" },
   webhookAttempts: {
     env: "HYDIT_WEBHOOK_ATTEMPTS",
     flag: "webhook-attempts",
@@ -153,6 +160,7 @@ function defaults(): Config {
     syncWaitS: 300,
     graceMs: 30_000,
     webhookSecret: "",
+    webhookAllow: [],
     webhookAttempts: 5,
     webhookBackoffMs: 1000,
     publicUrl: "",
@@ -221,6 +229,7 @@ export function loadConfig(
     throw new TypeError(`Cannot read setting HYDIT_LOG_LEVEL: "${result.logLevel}" is not a level`);
   }
   result.backend = parseBackendPreference(result.backend);
+  parseWebhookAllow(result.webhookAllow);
   if (result.minSide > result.maxSide) {
     throw new RangeError("Cannot read settings: HYDIT_MIN_SIDE is larger than HYDIT_MAX_SIDE");
   }

@@ -21,6 +21,7 @@ import {
   validationError,
 } from "./http/mod.ts";
 import {
+  checkWebhookTarget,
   createDeliveryLoop,
   createJobEvents,
   createJobs,
@@ -30,6 +31,7 @@ import {
   type ImageGenerator,
   loadSchedules,
   openResultsStore,
+  parseWebhookAllow,
   pendingWork,
   registerSchedules,
   type Schedule,
@@ -170,6 +172,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const schedules: Schedule[] = config.schedules
     ? await loadSchedules(config.schedules, scheduleParser(config, model))
     : [];
+  const webhookAllow = parseWebhookAllow(config.webhookAllow);
+  for (const schedule of schedules) {
+    const target = schedule.webhook && await checkWebhookTarget(schedule.webhook, webhookAllow);
+    if (target && !target.ok) {
+      throw new Error(
+        `Cannot read schedules file "${config.schedules}", schedule "${schedule.name}": ` +
+          `destination.webhook: ${target.reason}`,
+      );
+    }
+  }
   const kv = await openKv(config.kvPath);
   const results = await openResultsStore(config.resultsDir);
   const events = createJobEvents();
@@ -194,6 +206,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     log,
     worker: config.workerId,
     secret: config.webhookSecret,
+    allow: webhookAllow,
     attempts: config.webhookAttempts,
     backoffMs: config.webhookBackoffMs,
     pollMs: config.pollMs,

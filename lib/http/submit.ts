@@ -1,13 +1,13 @@
 /**
  * Shared by both creation endpoints: readiness, the request's generation parameters, the webhook
- * and idempotency checks, and the HTTP answer to each submission outcome (409, 429 with
+ * checks (signing secret, a public or allowed target) and idempotency, and the HTTP answer to each submission outcome (409, 429 with
  * Retry-After for a full queue or a key over its share).
  *
  * @module
  */
 import type { Context } from "hono";
 import { hex } from "../bytes.ts";
-import type { JobRecord } from "../jobs/mod.ts";
+import { checkWebhookTarget, type JobRecord, parseWebhookAllow } from "../jobs/mod.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { toParams } from "./params.ts";
@@ -59,6 +59,17 @@ export async function submitFromRequest(
       "Webhooks are off: set HYDIT_WEBHOOK_SECRET on the server",
       { field: "webhook_url" },
     );
+  }
+  if (parsed.webhook !== undefined) {
+    const target = await checkWebhookTarget(
+      parsed.webhook,
+      parseWebhookAllow(deps.config.webhookAllow),
+    );
+    if (!target.ok) {
+      throw new HttpError(400, "webhook_refused", `webhook_url: ${target.reason}`, {
+        field: "webhook_url",
+      });
+    }
   }
   const result = await deps.jobs.submit({
     owner: c.get("owner"),

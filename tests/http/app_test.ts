@@ -95,7 +95,7 @@ Deno.test("webhook_url without a signing secret is 400 and nothing is submitted"
   const { error } = await res.json();
   assert.deepEqual([error.code, error.field], ["webhooks_disabled", "webhook_url"]);
   assert.deepEqual(t.jobs.calls, []);
-  const secret = await testApp({ HYDIT_WEBHOOK_SECRET: "s" });
+  const secret = await testApp({ HYDIT_WEBHOOK_SECRET: "s", HYDIT_WEBHOOK_ALLOW: "example.com" });
   await secret.call("POST", "/v1/jobs", {
     key: KEY_A,
     body: { ...BODY, webhook_url: "https://example.com/hook" },

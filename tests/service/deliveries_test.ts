@@ -13,11 +13,14 @@ import { createDeliveryLoop, type DeliveryLoop } from "../../lib/jobs/delivery_l
 import { type JobRecord, keys } from "../../lib/jobs/job.ts";
 import { claimNext } from "../../lib/jobs/lease.ts";
 import { cancelJob, getJob, submitJob } from "../../lib/jobs/store.ts";
+import { parseWebhookAllow } from "../../lib/jobs/webhook_target.ts";
 import { expectedSignature, receiver } from "./_receiver.ts";
 import { testParams } from "./_params.ts";
 
 const PARAMS = testParams();
 const SECRET = "durable-secret";
+/** The test receivers listen on loopback. */
+const LOOPBACK = parseWebhookAllow(["127.0.0.1"]);
 
 async function openFileKv(): Promise<{ kv: Deno.Kv; path: string; dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "hydit-deliveries-" });
@@ -48,6 +51,7 @@ function loop(
     log: (level, msg, fields) => void logs.push({ level, msg, ...fields }),
     worker,
     secret: SECRET,
+    allow: LOOPBACK,
     attempts,
     backoffMs,
     pollMs: 50,

@@ -10,7 +10,11 @@ const SECRET = "restart-secret";
 
 Deno.test("kill -9 while a webhook retry is pending, restart: delivered exactly once, signed", async () => {
   const r = receiver([503, 503]);
-  const env = { HYDIT_WEBHOOK_SECRET: SECRET, HYDIT_WEBHOOK_BACKOFF_MS: "2000" };
+  const env = {
+    HYDIT_WEBHOOK_SECRET: SECRET,
+    HYDIT_WEBHOOK_ALLOW: "127.0.0.1",
+    HYDIT_WEBHOOK_BACKOFF_MS: "2000",
+  };
   const first = await startServer({ env });
   let second: Awaited<ReturnType<typeof startServer>> | null = null;
   try {

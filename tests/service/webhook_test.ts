@@ -80,7 +80,11 @@ Deno.test("sendWebhook() does not follow a redirect: a 3xx is a failed, final at
 Deno.test("the service signs and retries a job's webhook and records the delivery", async () => {
   const r = receiver([502]);
   const server = await startInProcess({
-    env: { HYDIT_WEBHOOK_SECRET: "hook-secret", HYDIT_WEBHOOK_BACKOFF_MS: "100" },
+    env: {
+      HYDIT_WEBHOOK_SECRET: "hook-secret",
+      HYDIT_WEBHOOK_ALLOW: "127.0.0.1",
+      HYDIT_WEBHOOK_BACKOFF_MS: "100",
+    },
   });
   try {
     const res = await fetch(`${server.url}/v1/jobs`, {
@@ -132,7 +136,10 @@ Deno.test("a job failed for losing its workers too often sends its webhook", asy
     assert.equal(claim?.job.attempts, i + 1);
   }
   kv.close();
-  const server = await startInProcess({ dir, env: { HYDIT_WEBHOOK_SECRET: SECRET } });
+  const server = await startInProcess({
+    dir,
+    env: { HYDIT_WEBHOOK_SECRET: SECRET, HYDIT_WEBHOOK_ALLOW: "127.0.0.1" },
+  });
   try {
     await until(() => Promise.resolve(r.received.length > 0), 30_000, "the webhook");
     const payload = assertWebhook(r.received[0], SECRET, id, "failed");
