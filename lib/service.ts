@@ -13,12 +13,11 @@ import {
   createApp,
   createAuthenticator,
   createRegistry,
-  finishedStatus,
   generationRequestSchema,
-  jobView,
   type Phase,
   toParams,
   validationError,
+  webhookBody,
 } from "./http/mod.ts";
 import {
   checkWebhookTarget,
@@ -110,6 +109,12 @@ function scheduleParser(config: Config, model: ModelCard) {
     if (parsed.webhook !== undefined && config.webhookSecret === "") {
       throw new Error("a webhook destination needs HYDIT_WEBHOOK_SECRET");
     }
+    if (parsed.webhook !== undefined && config.publicUrl === "") {
+      throw new Error(
+        "a webhook destination needs HYDIT_PUBLIC_URL (a scheduled job has no request origin for " +
+          "the links in its payload)",
+      );
+    }
     return parsed;
   };
 }
@@ -196,10 +201,6 @@ export async function startService(config: Config, options: ServiceOptions = {})
   let info: GeneratorInfo | null = null;
   let worker: Worker | null = null;
 
-  const publicBase = config.publicUrl !== ""
-    ? config.publicUrl.replace(/\/+$/, "")
-    : `http://localhost:${config.port}`;
-
   // Deliveries are durable KV records (written when a job ends); this process delivers its share.
   const deliveries: DeliveryLoop | null = config.webhookSecret === "" ? null : createDeliveryLoop({
     kv,
@@ -210,7 +211,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     attempts: config.webhookAttempts,
     backoffMs: config.webhookBackoffMs,
     pollMs: config.pollMs,
-    render: (job) => ({ type: `job.${job.state}`, job: jobView(publicBase, finishedStatus(job)) }),
+    render: (job) => webhookBody(config.publicUrl, job),
     observe: (kind) => m.webhooks.inc({ result: kind }),
   });
   deliveries?.start();

@@ -10,6 +10,7 @@ import { hex } from "../bytes.ts";
 import { checkWebhookTarget, type JobRecord, parseWebhookAllow } from "../jobs/mod.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import { HttpError } from "./errors.ts";
+import { baseUrl } from "./openapi_util.ts";
 import { toParams } from "./params.ts";
 import type { GenerationRequest } from "./schemas.ts";
 
@@ -74,6 +75,7 @@ export async function submitFromRequest(
   const result = await deps.jobs.submit({
     owner: c.get("owner"),
     params: parsed.params,
+    origin: baseUrl(c, deps),
     ...(parsed.webhook ? { webhookUrl: parsed.webhook } : {}),
     ...(idempotencyKey
       ? {

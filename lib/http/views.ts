@@ -64,3 +64,12 @@ function webhookView(job: JobRecord): JobView["webhook"] {
 export function finishedStatus(job: JobRecord): JobStatus {
   return { job, progress: null, estimate: { position: null, etaSeconds: null } };
 }
+
+/**
+ * The body of a finished job's webhook. Links use `publicUrl` when set, else the origin of the
+ * request that submitted the job (a record from before origins were kept gets relative links).
+ */
+export function webhookBody(publicUrl: string, job: JobRecord): { type: string; job: JobView } {
+  const base = publicUrl !== "" ? publicUrl.replace(/\/+$/, "") : job.origin ?? "";
+  return { type: `job.${job.state}`, job: jobView(base, finishedStatus(job)) };
+}

@@ -85,6 +85,8 @@ export interface JobRecord {
   webhook?: WebhookStatus;
   /** Name of the schedule that created the job, if any. */
   schedule?: string;
+  /** Origin (scheme://host[:port]) of the request that submitted it: the links of its webhook. */
+  origin?: string;
   /** Mean measured seconds per denoising step of the last run. */
   stepSeconds?: number;
   /** Milliseconds spent generating, over all attempts. */

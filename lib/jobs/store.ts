@@ -31,6 +31,8 @@ export interface SubmitInput {
   params: GenerationParams;
   webhookUrl?: string;
   schedule?: string;
+  /** Origin of the submitting request, kept for the links in webhook payloads. */
+  origin?: string;
   /** Client key and a hash of the request body, for `Idempotency-Key`. */
   idempotency?: { key: string; bodyHash: string };
 }
@@ -149,6 +151,7 @@ export async function submitJob(
         ? { webhook: { url: input.webhookUrl, attempts: 0, delivered: false, state: "pending" } }
         : {}),
       ...(input.schedule ? { schedule: input.schedule } : {}),
+      ...(input.origin ? { origin: input.origin } : {}),
     };
     const op = kv.atomic()
       .check(admission)

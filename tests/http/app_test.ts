@@ -23,6 +23,7 @@ Deno.test("POST /v1/jobs submits for the caller with defaults filled and answers
   assert.equal(method, "submit");
   assert.deepEqual(submission, {
     owner: await t.owner(KEY_A),
+    origin: "http://localhost",
     params: {
       prompt: "a red fox",
       negativePrompt: "",

@@ -309,3 +309,35 @@ Deno.test("a schedule whose destination.webhook is internal fails start-up namin
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a schedule with a webhook destination needs HYDIT_PUBLIC_URL for its links", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "webhook_target_sched_" });
+  const path = `${dir}/schedules.json`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      schedules: [{
+        name: "nightly",
+        cron: "0 3 * * *",
+        request: { prompt: "owl", size: "64x64" },
+        destination: { webhook: "http://127.0.0.1:9/hook" },
+      }],
+    }),
+  );
+  try {
+    await assert.rejects(
+      startInProcess({
+        dir,
+        generator: fakeGenerator(1),
+        env: {
+          HYDIT_SCHEDULES: path,
+          HYDIT_WEBHOOK_SECRET: "s",
+          HYDIT_WEBHOOK_ALLOW: "127.0.0.1",
+        },
+      }),
+      /"nightly"\): a webhook destination needs HYDIT_PUBLIC_URL/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
