@@ -6,6 +6,7 @@
  */
 
 import { type BackendPreference, parseBackendPreference } from "./engine/mod.ts";
+import { parseWebhookAllow } from "./jobs/webhook_target.ts";
 
 /** The service's settings, resolved from flags, environment and defaults. */
 export interface Config {
@@ -28,6 +29,8 @@ export interface Config {
   resultsDir: string;
   /** Jobs queued or running beyond which submissions get 429 (`HYDIT_QUEUE_DEPTH`). @default 32 */
   queueDepth: number;
+  /** Jobs queued or running per API key beyond which its submissions get 429; 0: no per-key limit (`HYDIT_QUEUE_PER_KEY`). @default 0 */
+  queuePerKey: number;
   /** Jobs this process runs at once (`HYDIT_CONCURRENCY`). @default 1 */
   concurrency: number;
   /** Lease length of a claimed job, in ms (`HYDIT_LEASE_MS`). @default 30000 */
@@ -54,6 +57,11 @@ export interface Config {
   graceMs: number;
   /** HMAC-SHA256 secret for webhook signatures; empty disables webhooks (`HYDIT_WEBHOOK_SECRET`). @default "" */
   webhookSecret: string;
+  /**
+   * Webhook receivers allowed although not public: host names, addresses and CIDR ranges
+   * (`HYDIT_WEBHOOK_ALLOW`, comma-separated). @default []
+   */
+  webhookAllow: string[];
   /** Webhook delivery attempts (`HYDIT_WEBHOOK_ATTEMPTS`). @default 5 */
   webhookAttempts: number;
   /** First webhook retry delay in ms, doubled per attempt (`HYDIT_WEBHOOK_BACKOFF_MS`). @default 1000 */
@@ -92,6 +100,7 @@ const SETTINGS: Record<keyof Config, Setting> = {
   schedules: { env: "HYDIT_SCHEDULES", flag: "schedules", kind: "string" },
   resultsDir: { env: "HYDIT_RESULTS_DIR", flag: "results-dir", kind: "string" },
   queueDepth: { env: "HYDIT_QUEUE_DEPTH", flag: "queue-depth", kind: "int", min: 1 },
+  queuePerKey: { env: "HYDIT_QUEUE_PER_KEY", flag: "queue-per-key", kind: "int", min: 0 },
   concurrency: { env: "HYDIT_CONCURRENCY", flag: "concurrency", kind: "int", min: 1, max: 64 },
   leaseMs: { env: "HYDIT_LEASE_MS", flag: "lease-ms", kind: "int", min: 500 },
   pollMs: { env: "HYDIT_POLL_MS", flag: "poll-ms", kind: "int", min: 10 },
@@ -105,6 +114,7 @@ const SETTINGS: Record<keyof Config, Setting> = {
   syncWaitS: { env: "HYDIT_SYNC_WAIT_S", flag: "sync-wait-s", kind: "int", min: 0 },
   graceMs: { env: "HYDIT_GRACE_MS", flag: "grace-ms", kind: "int", min: 0 },
   webhookSecret: { env: "HYDIT_WEBHOOK_SECRET", flag: "webhook-secret", kind: "string" },
+  webhookAllow: { env: "HYDIT_WEBHOOK_ALLOW", flag: "webhook-allow", kind: "list" },
   webhookAttempts: {
     env: "HYDIT_WEBHOOK_ATTEMPTS",
     flag: "webhook-attempts",
@@ -136,6 +146,7 @@ function defaults(): Config {
     schedules: "",
     resultsDir: "data/results",
     queueDepth: 32,
+    queuePerKey: 0,
     concurrency: 1,
     leaseMs: 30_000,
     pollMs: 1000,
@@ -149,6 +160,7 @@ function defaults(): Config {
     syncWaitS: 300,
     graceMs: 30_000,
     webhookSecret: "",
+    webhookAllow: [],
     webhookAttempts: 5,
     webhookBackoffMs: 1000,
     publicUrl: "",
@@ -217,6 +229,7 @@ export function loadConfig(
     throw new TypeError(`Cannot read setting HYDIT_LOG_LEVEL: "${result.logLevel}" is not a level`);
   }
   result.backend = parseBackendPreference(result.backend);
+  parseWebhookAllow(result.webhookAllow);
   if (result.minSide > result.maxSide) {
     throw new RangeError("Cannot read settings: HYDIT_MIN_SIDE is larger than HYDIT_MAX_SIDE");
   }

@@ -13,14 +13,14 @@ import {
   createApp,
   createAuthenticator,
   createRegistry,
-  finishedStatus,
   generationRequestSchema,
-  jobView,
   type Phase,
   toParams,
   validationError,
+  webhookBody,
 } from "./http/mod.ts";
 import {
+  checkWebhookTarget,
   createDeliveryLoop,
   createJobEvents,
   createJobs,
@@ -30,6 +30,7 @@ import {
   type ImageGenerator,
   loadSchedules,
   openResultsStore,
+  parseWebhookAllow,
   pendingWork,
   registerSchedules,
   type Schedule,
@@ -108,6 +109,12 @@ function scheduleParser(config: Config, model: ModelCard) {
     if (parsed.webhook !== undefined && config.webhookSecret === "") {
       throw new Error("a webhook destination needs HYDIT_WEBHOOK_SECRET");
     }
+    if (parsed.webhook !== undefined && config.publicUrl === "") {
+      throw new Error(
+        "a webhook destination needs HYDIT_PUBLIC_URL (a scheduled job has no request origin for " +
+          "the links in its payload)",
+      );
+    }
     return parsed;
   };
 }
@@ -170,6 +177,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const schedules: Schedule[] = config.schedules
     ? await loadSchedules(config.schedules, scheduleParser(config, model))
     : [];
+  const webhookAllow = parseWebhookAllow(config.webhookAllow);
+  for (const schedule of schedules) {
+    const target = schedule.webhook && await checkWebhookTarget(schedule.webhook, webhookAllow);
+    if (target && !target.ok) {
+      throw new Error(
+        `Cannot read schedules file "${config.schedules}", schedule "${schedule.name}": ` +
+          `destination.webhook: ${target.reason}`,
+      );
+    }
+  }
   const kv = await openKv(config.kvPath);
   const results = await openResultsStore(config.resultsDir);
   const events = createJobEvents();
@@ -184,20 +201,17 @@ export async function startService(config: Config, options: ServiceOptions = {})
   let info: GeneratorInfo | null = null;
   let worker: Worker | null = null;
 
-  const publicBase = config.publicUrl !== ""
-    ? config.publicUrl.replace(/\/+$/, "")
-    : `http://localhost:${config.port}`;
-
   // Deliveries are durable KV records (written when a job ends); this process delivers its share.
   const deliveries: DeliveryLoop | null = config.webhookSecret === "" ? null : createDeliveryLoop({
     kv,
     log,
     worker: config.workerId,
     secret: config.webhookSecret,
+    allow: webhookAllow,
     attempts: config.webhookAttempts,
     backoffMs: config.webhookBackoffMs,
     pollMs: config.pollMs,
-    render: (job) => ({ type: `job.${job.state}`, job: jobView(publicBase, finishedStatus(job)) }),
+    render: (job) => webhookBody(config.publicUrl, job),
     observe: (kind) => m.webhooks.inc({ result: kind }),
   });
   deliveries?.start();
@@ -213,7 +227,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
       cancelLocal: (id) => worker?.cancelLocal(id) ?? false,
       stepSeconds: () => worker?.stepSeconds() ?? 0,
     },
-    policy: { queueDepth: config.queueDepth, retentionMs, concurrency: config.concurrency },
+    policy: {
+      queueDepth: config.queueDepth,
+      queuePerKey: config.queuePerKey,
+      retentionMs,
+      concurrency: config.concurrency,
+    },
     schedules,
     onFinished,
   });

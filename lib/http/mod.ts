@@ -18,4 +18,4 @@ export {
 } from "./metrics.ts";
 export { toParams } from "./params.ts";
 export { type GenerationRequest, generationRequestSchema, type Limits } from "./schemas.ts";
-export { finishedStatus, jobView } from "./views.ts";
+export { jobView, webhookBody } from "./views.ts";

@@ -7,6 +7,7 @@
 import { z } from "@hono/zod-openapi";
 import { binResolution, type ModelDefaults, SAMPLERS } from "../diffusion/mod.ts";
 import { IMAGE_FORMATS } from "../image/mod.ts";
+import { webhookUrlProblem } from "../jobs/mod.ts";
 
 /** Configured bounds of a generation request. */
 export interface Limits {
@@ -88,10 +89,14 @@ export function generationRequestSchema(limits: Limits, defaults: ModelDefaults)
       .openapi({
         description: "Snap the size to the closest of the 10 trained sizes. Default false.",
       }),
-    webhook_url: z.string().max(2048).url().optional().refine(
-      (u) => u === undefined || /^https?:\/\//i.test(u),
-      { message: "webhook_url must be an http or https URL" },
-    ).openapi({ description: "Receives a signed POST when the job ends." }),
+    webhook_url: z.string().max(2048).url().optional().superRefine((url, ctx) => {
+      const problem = url === undefined ? null : webhookUrlProblem(url);
+      if (problem) ctx.addIssue({ code: "custom", message: `webhook_url ${problem}` });
+    }).openapi({
+      description:
+        "Receives a signed POST when the job ends: http(s), no credentials, a public address " +
+        "(or one allowed by HYDIT_WEBHOOK_ALLOW).",
+    }),
     model: z.string().max(128).optional()
       .openapi({ description: "Accepted for OpenAI compatibility and ignored." }),
     user: z.string().max(256).optional()
@@ -193,8 +198,6 @@ export const JobSchema = z.object({
     delivered: z.boolean(),
     status: z.enum(["pending", "delivered", "failed"]),
     next_attempt_at: z.string().nullable(),
-    last_status: z.number().int().nullable(),
-    last_error: z.string().nullable(),
   }).nullable(),
   links: z.object({ self: z.string(), events: z.string(), cancel: z.string() }),
 }).openapi("Job");

@@ -47,6 +47,7 @@ export function jobView(base: string, status: JobStatus): JobView {
   };
 }
 
+/** Where the webhook stands, coarsely: the receiver's status and errors are in the log only. */
 function webhookView(job: JobRecord): JobView["webhook"] {
   if (!job.webhook) return null;
   const w = job.webhook;
@@ -56,12 +57,19 @@ function webhookView(job: JobRecord): JobView["webhook"] {
     delivered: w.delivered,
     status: w.state,
     next_attempt_at: w.state === "pending" ? iso(w.nextAttemptAt) : null,
-    last_status: w.lastStatus ?? null,
-    last_error: w.lastError ?? null,
   };
 }
 
 /** A finished job's status for renderings that have no live state (webhooks). */
 export function finishedStatus(job: JobRecord): JobStatus {
   return { job, progress: null, estimate: { position: null, etaSeconds: null } };
+}
+
+/**
+ * The body of a finished job's webhook. Links use `publicUrl` when set, else the origin of the
+ * request that submitted the job (a record from before origins were kept gets relative links).
+ */
+export function webhookBody(publicUrl: string, job: JobRecord): { type: string; job: JobView } {
+  const base = publicUrl !== "" ? publicUrl.replace(/\/+$/, "") : job.origin ?? "";
+  return { type: `job.${job.state}`, job: jobView(base, finishedStatus(job)) };
 }

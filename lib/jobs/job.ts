@@ -56,7 +56,10 @@ export interface JobError {
 /** Where a job's webhook stands: pending until the job ends and a delivery succeeds or gives up. */
 export type WebhookState = "pending" | "delivered" | "failed";
 
-/** Outcome of webhook delivery for a job, updated after every attempt. */
+/**
+ * Outcome of webhook delivery for a job, updated after every attempt: a coarse state only. What the
+ * receiver answered (status, error) goes to the log, never to the record a client reads.
+ */
 export interface WebhookStatus {
   url: string;
   attempts: number;
@@ -64,8 +67,6 @@ export interface WebhookStatus {
   state: WebhookState;
   /** When the next attempt is due (while pending after a failed attempt). */
   nextAttemptAt?: number;
-  lastStatus?: number;
-  lastError?: string;
 }
 
 /** The job record (`["jobs", id]`). */
@@ -84,6 +85,8 @@ export interface JobRecord {
   webhook?: WebhookStatus;
   /** Name of the schedule that created the job, if any. */
   schedule?: string;
+  /** Origin (scheme://host[:port]) of the request that submitted it: the links of its webhook. */
+  origin?: string;
   /** Mean measured seconds per denoising step of the last run. */
   stepSeconds?: number;
   /** Milliseconds spent generating, over all attempts. */
@@ -115,6 +118,8 @@ export interface Lease {
  */
 export interface QueueValue {
   id: string;
+  /** The job's owner, for the per-key limit (absent in entries written before it existed). */
+  owner?: string;
   running: boolean;
   /** Images requested, images stored, and denoising steps per image. */
   n: number;
@@ -126,6 +131,7 @@ export interface QueueValue {
 export function queueValue(job: JobRecord): QueueValue {
   return {
     id: job.id,
+    owner: job.owner,
     running: job.state === "running",
     n: job.params.n,
     images: job.images.length,
@@ -141,6 +147,8 @@ export const keys = {
   cancel: (id: string): Deno.KvKey => ["cancel", id],
   queue: (createdAt: number, id: string): Deno.KvKey => ["queue", createdAt, id],
   queuePrefix: ["queue"] as Deno.KvKey,
+  /** Rewritten by every submission: its versionstamp serializes admission (see store.ts). */
+  admission: ["admission"] as Deno.KvKey,
   image: (id: string): Deno.KvKey => ["images", id],
   idempotency: (owner: string, key: string): Deno.KvKey => ["idem", owner, key],
   expiry: (at: number, kind: "job" | "image", id: string): Deno.KvKey => ["expiry", at, kind, id],

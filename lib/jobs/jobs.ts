@@ -33,6 +33,8 @@ export interface Submission {
   webhookUrl?: string;
   /** Name of the schedule that made it. */
   schedule?: string;
+  /** Origin of the submitting request (links in webhook payloads). */
+  origin?: string;
   /** Client key (scoped by endpoint) and a hash of the request body, for `Idempotency-Key`. */
   idempotency?: { key: string; bodyHash: string };
 }
@@ -42,7 +44,8 @@ export type SubmitOutcome =
   | { kind: "created"; job: JobRecord }
   | { kind: "replayed"; job: JobRecord }
   | { kind: "conflict"; jobId: string }
-  | { kind: "full"; depth: number; retryAfterSeconds: number };
+  | { kind: "full"; depth: number; retryAfterSeconds: number }
+  | { kind: "owner_full"; queued: number; limit: number; retryAfterSeconds: number };
 
 /** A job as its owner sees it: the record, live progress while it runs, and its queue estimate. */
 export interface JobStatus {
@@ -78,6 +81,8 @@ export interface WorkerHandle {
 export interface JobsPolicy {
   /** Queued plus running jobs beyond which submissions are refused. */
   queueDepth: number;
+  /** Queued plus running jobs per API key beyond which its submissions are refused; 0: none. */
+  queuePerKey?: number;
   /** How long finished jobs, their images and idempotency keys are kept, in ms. */
   retentionMs: number;
   /** Jobs run at once per process, for ETAs. */
@@ -98,7 +103,10 @@ export interface JobsOptions {
 
 /** Everything callers do with jobs. */
 export interface Jobs {
-  /** Queues a job; replays or refuses a reused idempotency key; refuses when the queue is full. */
+  /**
+   * Queues a job; replays or refuses a reused idempotency key; refuses when the queue, or the
+   * key's share of it (scheduled jobs have no share limit), is full.
+   */
   submit(submission: Submission): Promise<SubmitOutcome>;
   /** The job if `owner` may see it, with progress and (unless `estimate: false`) its estimate. */
   view(id: string, owner: string, options?: { estimate?: boolean }): Promise<JobStatus | null>;
@@ -148,14 +156,26 @@ export function createJobs(options: JobsOptions): Jobs {
     return { job, progress, estimate: estimate(queue, id, estimateOptions()) };
   }
 
+  // Submissions from this process take turns: the KV check in submitJob keeps the bound across
+  // processes, and taking turns here spares it retries.
+  let admitting: Promise<unknown> = Promise.resolve();
+  function admit(submission: Submission) {
+    const run = admitting.then(() =>
+      submitJob(kv, submission, {
+        maxDepth: policy.queueDepth,
+        maxPerOwner: submission.owner === "*" ? 0 : policy.queuePerKey ?? 0,
+        idempotencyTtlMs: policy.retentionMs,
+      })
+    );
+    admitting = run.catch(() => {});
+    return run;
+  }
+
   return {
     async submit(submission) {
-      const result = await submitJob(kv, submission, {
-        maxDepth: policy.queueDepth,
-        idempotencyTtlMs: policy.retentionMs,
-      });
+      const result = await admit(submission);
       if (result.kind === "created") worker.wake();
-      if (result.kind !== "full") return result;
+      if (result.kind !== "full" && result.kind !== "owner_full") return result;
       const pending = await pendingWork(kv);
       const steps = pending.reduce((sum, w) => sum + w.stepsLeft, 0);
       const seconds = retryAfterSeconds(steps, pending.length, estimateOptions());

@@ -59,3 +59,10 @@ export type { CancelResult } from "./store.ts";
 export { sweepExpired, type SweepResult } from "./sweeper.ts";
 export type { WaitOptions, WaitResult } from "./wait.ts";
 export { createWorker, type Worker, type WorkerObserver, type WorkerOptions } from "./worker.ts";
+export {
+  checkWebhookTarget,
+  parseWebhookAllow,
+  type TargetCheck,
+  type WebhookAllow,
+  webhookUrlProblem,
+} from "./webhook_target.ts";

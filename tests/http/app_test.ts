@@ -23,6 +23,7 @@ Deno.test("POST /v1/jobs submits for the caller with defaults filled and answers
   assert.equal(method, "submit");
   assert.deepEqual(submission, {
     owner: await t.owner(KEY_A),
+    origin: "http://localhost",
     params: {
       prompt: "a red fox",
       negativePrompt: "",
@@ -95,7 +96,7 @@ Deno.test("webhook_url without a signing secret is 400 and nothing is submitted"
   const { error } = await res.json();
   assert.deepEqual([error.code, error.field], ["webhooks_disabled", "webhook_url"]);
   assert.deepEqual(t.jobs.calls, []);
-  const secret = await testApp({ HYDIT_WEBHOOK_SECRET: "s" });
+  const secret = await testApp({ HYDIT_WEBHOOK_SECRET: "s", HYDIT_WEBHOOK_ALLOW: "example.com" });
   await secret.call("POST", "/v1/jobs", {
     key: KEY_A,
     body: { ...BODY, webhook_url: "https://example.com/hook" },
@@ -104,6 +105,23 @@ Deno.test("webhook_url without a signing secret is 400 and nothing is submitted"
     (secret.jobs.calls[0][1] as { webhookUrl: string }).webhookUrl,
     "https://example.com/hook",
   );
+});
+
+Deno.test("webhook_url with credentials in it is 400 naming the field, and the secret is not echoed", async () => {
+  const t = await testApp({ HYDIT_WEBHOOK_SECRET: "s" });
+  for (const url of ["https://user:hunter2@example.com/hook", "http://hunter2@example.com/hook"]) {
+    const res = await t.call("POST", "/v1/jobs", {
+      key: KEY_A,
+      body: { ...BODY, webhook_url: url },
+    });
+    assert.equal(res.status, 400);
+    const { error } = await res.json();
+    assert.deepEqual([error.code, error.field], ["invalid_request", "webhook_url"]);
+    assert.match(error.message, /must not carry credentials/);
+    assert.doesNotMatch(error.message, /hunter2/);
+  }
+  assert.deepEqual(t.jobs.calls, []);
+  assert.doesNotMatch(JSON.stringify(t.logs), /hunter2/);
 });
 
 Deno.test("model is accepted and ignored, user is accepted and written to the queue log line", async () => {
