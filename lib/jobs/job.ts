@@ -20,7 +20,7 @@ export interface GenerationParams {
   steps: number;
   guidanceScale: number;
   guidanceRescale: number;
-  /** Seed of the first image; image i uses seed + i. */
+  /** Seed of the first image; image i uses (seed + i) mod 2^53 (seeds.ts). */
   seed: number;
   sampler: Sampler;
   n: number;

@@ -23,6 +23,7 @@ import {
 } from "./job.ts";
 import { type Claim, commitUnderLease, LeaseLostError, releaseJob, renewLease } from "./lease.ts";
 import type { ResultsStore } from "./results.ts";
+import { imageSeed } from "./seeds.ts";
 import { cancelRequested, finalizeJob, writeProgress } from "./store.ts";
 
 /** Observations the worker reports (metrics). */
@@ -132,7 +133,7 @@ async function storeImage(
 async function generateImage(run: RunningJob, ctx: RunContext, index: number, stats: StepStats) {
   const { job } = run.claim;
   const p = job.params;
-  const seed = (p.seed + index) % Number.MAX_SAFE_INTEGER;
+  const seed = imageSeed(p.seed, index);
   let last = performance.now();
   let lastWrite = 0;
   let cancelCheck: Promise<void> | null = null;
