@@ -7,6 +7,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { allowedMethods } from "./allow.ts";
 import { jsonBody } from "./body.ts";
 import type { App, AppDeps, AppEnv } from "./deps.ts";
 import { errorBody, errorResponse, HttpError, validationError } from "./errors.ts";
@@ -99,12 +100,23 @@ export function createApp(deps: AppDeps): App {
     },
   });
 
-  api.notFound((c) =>
-    c.json(
-      errorBody("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`),
-      404,
-    )
-  );
+  // A path some route serves, asked with another method: 405 with the methods it accepts.
+  const allowed = allowedMethods(api.routes);
+  api.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    const methods = allowed(path);
+    if (methods.length === 0) {
+      return c.json(errorBody("not_found", `No route for ${c.req.method} ${path}`), 404);
+    }
+    c.header("Allow", methods.join(", "));
+    return c.json(
+      errorBody(
+        "method_not_allowed",
+        `${c.req.method} is not allowed on ${path}: use ${methods.join(", ")}`,
+      ),
+      405,
+    );
+  });
 
   api.onError((error, c) => {
     if (error instanceof HttpError) return errorResponse(c, error);
