@@ -28,6 +28,7 @@ import {
   type DeliveryLoop,
   type GeneratorInfo,
   type ImageGenerator,
+  imageTokens,
   loadSchedules,
   openResultsStore,
   pendingWork,
@@ -126,7 +127,9 @@ async function warmUp(generator: ImageGenerator, worker: Worker, config: Config)
   }, {
     onStep: (step) => {
       const now = performance.now();
-      if (step > 1) worker.observeStep((now - last) / 1000);
+      if (step > 1) {
+        worker.observeStep((now - last) / 1000, imageTokens(config.minSide, config.minSide));
+      }
       last = now;
     },
   });

@@ -237,7 +237,8 @@ export const ReadySchema = z.object({
   queue_depth: z.number().int(),
   queue_limit: z.number().int(),
   concurrency: z.number().int(),
-  step_seconds: z.number().nullable(),
+  step_seconds: z.number().nullable()
+    .openapi({ description: "Measured seconds per denoising step, scaled to 1024x1024" }),
   error: z.string().nullable(),
 }).openapi("Ready");
 

@@ -89,6 +89,18 @@ Deno.test("worker echoes n distinct seeds near 2^53: (seed + i) mod 2^53, never 
   }
 });
 
+Deno.test("worker keeps step time at 1024x1024: a step measured on fewer tokens is scaled up", async () => {
+  const s = await setup();
+  try {
+    s.worker.observeStep(0.25, (512 * 512) / 256);
+    assert.equal(s.worker.stepSeconds(), 1);
+    s.worker.observeStep(1, (1024 * 1024) / 256);
+    assert.equal(s.worker.stepSeconds(), 1);
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("worker records a generator failure on the job with the engine's message", async () => {
   const s = await setup();
   try {
