@@ -28,6 +28,7 @@ import {
   type DeliveryLoop,
   type GeneratorInfo,
   type ImageGenerator,
+  imageTokens,
   loadSchedules,
   openResultsStore,
   parseWebhookAllow,
@@ -133,7 +134,9 @@ async function warmUp(generator: ImageGenerator, worker: Worker, config: Config)
   }, {
     onStep: (step) => {
       const now = performance.now();
-      if (step > 1) worker.observeStep((now - last) / 1000);
+      if (step > 1) {
+        worker.observeStep((now - last) / 1000, imageTokens(config.minSide, config.minSide));
+      }
       last = now;
     },
   });
@@ -195,6 +198,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const retentionMs = config.retentionS * 1000;
   const boot = crypto.randomUUID();
 
+  // Aborted near the end of a drain: open SSE streams and synchronous waits answer and end.
+  const closing = new AbortController();
   let phase: Phase = "starting";
   let startupError: string | null = null;
   let generator: ImageGenerator | null = null;
@@ -257,6 +262,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     generatorInfo: () => info,
     phase: () => phase,
     startupError: () => startupError,
+    closing: closing.signal,
   });
 
   const server = Deno.serve({
@@ -346,23 +352,30 @@ export async function startService(config: Config, options: ServiceOptions = {})
   function shutdown(): Promise<void> {
     draining ??= (async () => {
       phase = "draining";
+      const t0 = Date.now();
       log("info", "draining", { grace_ms: config.graceMs });
       cronAbort.abort();
       clearInterval(sweeper);
       const hardExit = setTimeout(() => {
         log("error", "grace period exceeded; exiting");
         Deno.exit(1);
-      }, config.graceMs + 5000);
+      }, config.graceMs);
+      // Jobs and webhooks get the grace period less a reserve, in which open SSE streams and
+      // synchronous waits are answered (they would hold the server open) and the process stops;
+      // streams are closed once jobs are released, or halfway through the reserve at the latest.
+      const reserve = Math.min(2000, Math.floor(config.graceMs / 2));
+      const closeAt = setTimeout(() => closing.abort(), config.graceMs - reserve / 2);
       // Keep answering (not ready) while in-flight jobs finish or are released; webhooks go on
       // meanwhile, and those still pending after the grace period stay in KV for the next process.
-      const t0 = Date.now();
-      await worker?.drain(config.graceMs);
-      await deliveries?.stop(Math.max(0, config.graceMs - (Date.now() - t0)));
+      await worker?.drain(config.graceMs - reserve);
+      await deliveries?.stop(Math.max(0, config.graceMs - reserve - (Date.now() - t0)));
+      clearTimeout(closeAt);
+      closing.abort();
       await server.shutdown();
       await generator?.close();
       kv.close();
       clearTimeout(hardExit);
-      log("info", "stopped");
+      log("info", "stopped", { ms: Date.now() - t0 });
       resolveFinished();
     })();
     return draining;

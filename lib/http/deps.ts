@@ -29,6 +29,8 @@ export interface AppDeps {
   phase: () => Phase;
   /** Why startup failed, if it did. */
   startupError: () => string | null;
+  /** Aborted at the end of a drain: open SSE streams send `draining` and end, sync waits answer 202. */
+  closing: AbortSignal;
 }
 
 /** Per-request variables set by middleware. */

@@ -71,7 +71,8 @@ export function mountGenerationRoutes(api: App, deps: AppDeps): void {
       const base = baseUrl(c, deps);
       const { job, images } = await deps.jobs.wait(submitted.id, {
         timeoutMs: deps.config.syncWaitS * 1000,
-        signal: c.req.raw.signal,
+        // The client went away, or the process is draining (then 202: poll the job elsewhere).
+        signal: AbortSignal.any([c.req.raw.signal, deps.closing]),
       });
       if (!job || !isTerminal(job.state)) {
         c.header("Location", `${base}/v1/jobs/${submitted.id}`);

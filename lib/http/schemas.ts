@@ -45,7 +45,7 @@ export function generationRequestSchema(limits: Limits, defaults: ModelDefaults)
     negative_prompt: z.string().max(limits.maxPromptChars).optional()
       .openapi({ description: "What to avoid. Default: empty." }),
     n: z.number().int().min(1).max(4).optional()
-      .openapi({ description: "Images to generate; image i uses seed + i. Default 1." }),
+      .openapi({ description: "Images to generate; image i uses (seed + i) mod 2^53. Default 1." }),
     size: z.string().regex(SIZE_PATTERN).optional().superRefine((size, ctx) => {
       if (size === undefined) return;
       for (const [name, side] of Object.entries(parseSize(size))) {
@@ -240,7 +240,8 @@ export const ReadySchema = z.object({
   queue_depth: z.number().int(),
   queue_limit: z.number().int(),
   concurrency: z.number().int(),
-  step_seconds: z.number().nullable(),
+  step_seconds: z.number().nullable()
+    .openapi({ description: "Measured seconds per denoising step, scaled to 1024x1024" }),
   error: z.string().nullable(),
 }).openapi("Ready");
 

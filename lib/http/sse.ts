@@ -1,7 +1,9 @@
 /**
  * `GET /v1/jobs/{id}/events`: Server-Sent Events `queued`, `started`, `step` (every step of a job run in
  * this process, in order), `image`, then one of `succeeded`, `failed`, `cancelled`, after which the
- * stream ends. A job run by another process is followed by polling its KV record.
+ * stream ends. A draining process ends open streams with `draining` (job id, status, status URL) so
+ * clients follow the job elsewhere. A job run by another process is followed by polling its KV
+ * record.
  *
  * @module
  */
@@ -40,6 +42,7 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
                   "succeeded",
                   "failed",
                   "cancelled",
+                  "draining",
                 ]),
                 data: z.string(),
                 id: z.string(),
@@ -66,6 +69,8 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
           unsubscribe();
           wake();
         });
+        const onClosing = () => wake();
+        deps.closing.addEventListener("abort", onClosing);
         let seq = 0;
         let lastStep = -1;
         let started = false;
@@ -86,7 +91,7 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
           }
           let lastPoll = 0;
           let lastWrite = Date.now();
-          while (!stream.aborted) {
+          while (!stream.aborted && !deps.closing.aborted) {
             while (pending.length > 0) {
               const event = pending.shift()!;
               if (event.type === "started") {
@@ -138,7 +143,17 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
               });
             }
           }
+          // The process is draining: say where to follow the job, and end the stream.
+          if (deps.closing.aborted && !stream.aborted) {
+            const status = await deps.jobs.view(id, owner, { estimate: false });
+            await send("draining", {
+              job_id: id,
+              status: status?.job.state ?? null,
+              status_url: `${base}/v1/jobs/${id}`,
+            });
+          }
         } finally {
+          deps.closing.removeEventListener("abort", onClosing);
           unsubscribe();
         }
       });

@@ -5,7 +5,9 @@
  * @module
  */
 import { hex } from "../bytes.ts";
+import { binResolution } from "../diffusion/mod.ts";
 import type { ImageFormat } from "../image/mod.ts";
+import { imageTokens } from "./estimate.ts";
 import type { Sampler } from "./generator.ts";
 
 /** Lifecycle of a job; the last three are terminal. */
@@ -20,7 +22,7 @@ export interface GenerationParams {
   steps: number;
   guidanceScale: number;
   guidanceRescale: number;
-  /** Seed of the first image; image i uses seed + i. */
+  /** Seed of the first image; image i uses (seed + i) mod 2^53 (seeds.ts). */
   seed: number;
   sampler: Sampler;
   n: number;
@@ -125,6 +127,8 @@ export interface QueueValue {
   n: number;
   images: number;
   steps: number;
+  /** DiT image tokens per step (H*W/256 of the denoised size); absent in entries written before. */
+  tokens?: number;
 }
 
 /** The queue index value of an unfinished job. */
@@ -136,7 +140,15 @@ export function queueValue(job: JobRecord): QueueValue {
     n: job.params.n,
     images: job.images.length,
     steps: job.params.steps,
+    tokens: denoisedTokens(job.params),
   };
+}
+
+/** Image tokens the DiT denoises per step for `params` (the binned size when binning is on). */
+export function denoisedTokens(params: GenerationParams): number {
+  const requested = { width: params.width, height: params.height };
+  const { width, height } = params.resolutionBinning ? binResolution(requested) : requested;
+  return imageTokens(width, height);
 }
 
 /** KV keys, in one place. */

@@ -73,7 +73,7 @@ export interface WorkerHandle {
   wake(): void;
   /** Stop a job running here at its next step; false when it does not run here. */
   cancelLocal(jobId: string): boolean;
-  /** Mean measured seconds per denoising step (0 before any). */
+  /** Mean measured seconds per denoising step at the reference size, 1024x1024 (0 before any). */
   stepSeconds(): number;
 }
 
@@ -118,7 +118,7 @@ export interface Jobs {
   readImage(id: string, owner: string): Promise<ImageRead | null>;
   /** Unfinished jobs (queued and running), counted up to the queue bound + 1. */
   queueDepth(): Promise<number>;
-  /** Mean measured seconds per denoising step in this process (0 before any). */
+  /** Mean measured seconds per denoising step at 1024x1024 in this process (0 before any). */
   stepSeconds(): number;
   /** The configured schedules with their last and next run. */
   listSchedules(): Promise<ScheduleStatus[]>;
@@ -176,9 +176,7 @@ export function createJobs(options: JobsOptions): Jobs {
       const result = await admit(submission);
       if (result.kind === "created") worker.wake();
       if (result.kind !== "full" && result.kind !== "owner_full") return result;
-      const pending = await pendingWork(kv);
-      const steps = pending.reduce((sum, w) => sum + w.stepsLeft, 0);
-      const seconds = retryAfterSeconds(steps, pending.length, estimateOptions());
+      const seconds = retryAfterSeconds(await pendingWork(kv), estimateOptions());
       return { ...result, retryAfterSeconds: seconds };
     },
     view,

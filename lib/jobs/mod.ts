@@ -11,6 +11,7 @@ export {
   type DeliveryLoop,
   type DeliveryLoopOptions,
 } from "./delivery_loop.ts";
+export { imageTokens } from "./estimate.ts";
 export { createJobEvents, type JobEvent, type JobEvents, type JobListener } from "./events.ts";
 export {
   type GeneratorInfo,

@@ -26,6 +26,8 @@ export interface TestApp {
   logs: Record<string, unknown>[];
   /** The process state `/readyz` reports; change it freely. */
   state: { phase: Phase; info: GeneratorInfo | null; error: string | null };
+  /** Aborting it is what the end of a drain does to open streams and waits. */
+  closing: AbortController;
   /** The owner id of an API key. */
   owner(key: string): Promise<string>;
   /** A request with `key` as bearer token and `body` as JSON (when given). */
@@ -55,6 +57,7 @@ export async function testApp(
     info: { backend: "onnx", modelVersion: "v1.2", precision: "fp32", sizes: { min: 64 } },
     error: null,
   };
+  const closing = new AbortController();
   const app = createApp({
     config,
     model,
@@ -65,6 +68,7 @@ export async function testApp(
     generatorInfo: () => state.info,
     phase: () => state.phase,
     startupError: () => state.error,
+    closing: closing.signal,
   });
   return {
     app,
@@ -72,6 +76,7 @@ export async function testApp(
     config,
     logs,
     state,
+    closing,
     owner: async (key) => (await auth.verify(`Bearer ${key}`))!,
     call: (method, path, options) =>
       Promise.resolve(app.request(path, requestInit(method, options))),

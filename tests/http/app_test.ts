@@ -324,6 +324,27 @@ Deno.test("GET /v1/jobs/{id}/events streams queued, started, steps in order, ima
   assert.equal(unknown.status, 404);
 });
 
+Deno.test("at the end of a drain an open SSE stream ends with draining and a sync wait answers 202", async () => {
+  const t = await testApp();
+  const job = fakeJob(await t.owner(KEY_A));
+  t.jobs.statuses.set(job.id, statusOf(job));
+  const res = await t.call("GET", `/v1/jobs/${job.id}/events`, { key: KEY_A });
+  const reading = readEvents(res);
+  while (!t.jobs.calls.some(([m]) => m === "subscribe")) await new Promise((r) => setTimeout(r, 5));
+  t.closing.abort();
+  const events = await reading;
+  assert.deepEqual(events.map(([e]) => e), ["queued", "draining"]);
+  assert.deepEqual(events[1][1], {
+    job_id: job.id,
+    status: "queued",
+    status_url: `http://localhost/v1/jobs/${job.id}`,
+  });
+  const sync = await t.call("POST", "/v1/images/generations", { key: KEY_A, body: BODY });
+  assert.equal(sync.status, 202);
+  const [, , options] = t.jobs.calls.find(([m]) => m === "wait")!;
+  assert.ok((options as { signal: AbortSignal }).signal.aborted, "the wait ends with the drain");
+});
+
 Deno.test("/readyz, /healthz, /metrics, /openapi.json and request ids", async () => {
   const t = await testApp();
   t.jobs.next.depth = 3;
