@@ -68,6 +68,10 @@ export interface Config {
   webhookBackoffMs: number;
   /** Base URL used in image links; empty means the request's own origin (`HYDIT_PUBLIC_URL`). @default "" */
   publicUrl: string;
+  /** HMAC-SHA256 key of signed image links; empty: a random key per process (`HYDIT_LINK_SECRET`). @default "" */
+  linkSecret: string;
+  /** How long a signed image link opens without a key, in seconds (`HYDIT_LINK_TTL_S`). @default 3600 */
+  linkTtlS: number;
   /** Steps of the warm-up generation at start, 0 to skip (`HYDIT_WARMUP_STEPS`). @default 2 */
   warmupSteps: number;
   /** ONNX Runtime intra-op threads, 0 for its default (`HYDIT_THREADS`). @default 0 */
@@ -129,6 +133,8 @@ const SETTINGS: Record<keyof Config, Setting> = {
     min: 1,
   },
   publicUrl: { env: "HYDIT_PUBLIC_URL", flag: "public-url", kind: "string" },
+  linkSecret: { env: "HYDIT_LINK_SECRET", flag: "link-secret", kind: "string" },
+  linkTtlS: { env: "HYDIT_LINK_TTL_S", flag: "link-ttl-s", kind: "int", min: 1 },
   warmupSteps: { env: "HYDIT_WARMUP_STEPS", flag: "warmup-steps", kind: "int", min: 0, max: 200 },
   threads: { env: "HYDIT_THREADS", flag: "threads", kind: "int", min: 0, max: 256 },
   logLevel: { env: "HYDIT_LOG_LEVEL", flag: "log-level", kind: "string" },
@@ -164,6 +170,8 @@ function defaults(): Config {
     webhookAttempts: 5,
     webhookBackoffMs: 1000,
     publicUrl: "",
+    linkSecret: "",
+    linkTtlS: 3600,
     warmupSteps: 2,
     threads: 0,
     logLevel: "info",

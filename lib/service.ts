@@ -12,6 +12,7 @@ import { ManifestError, probeBackend, readManifest } from "./engine/mod.ts";
 import {
   createApp,
   createAuthenticator,
+  createLinkSigner,
   createRegistry,
   generationRequestSchema,
   type Phase,
@@ -257,6 +258,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     model,
     jobs,
     auth,
+    // Without a configured secret, links signed here open only on this process.
+    links: createLinkSigner(config.linkSecret || crypto.randomUUID(), config.linkTtlS),
     log,
     registry,
     generatorInfo: () => info,

@@ -10,6 +10,7 @@ import type { ModelCard } from "../diffusion/mod.ts";
 import type { GeneratorInfo, Jobs } from "../jobs/mod.ts";
 import type { Log } from "../log.ts";
 import type { Authenticator } from "./auth.ts";
+import type { LinkSigner } from "./links.ts";
 import type { Registry } from "./metrics.ts";
 
 /** Lifecycle of the process as `/readyz` reports it. */
@@ -22,6 +23,8 @@ export interface AppDeps {
   model: ModelCard;
   jobs: Jobs;
   auth: Authenticator;
+  /** Signs the image links of responses and checks signed image requests. */
+  links: LinkSigner;
   log: Log;
   registry: Registry;
   /** The loaded model, or null while starting. */

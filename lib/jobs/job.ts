@@ -161,6 +161,14 @@ export const keys = {
   queuePrefix: ["queue"] as Deno.KvKey,
   /** Rewritten by every submission: its versionstamp serializes admission (see store.ts). */
   admission: ["admission"] as Deno.KvKey,
+  /** An owner's jobs by creation time (`GET /v1/jobs`), written with the job, removed by the sweeper. */
+  ownerJob: (owner: string, createdAt: number, id: string): Deno.KvKey => [
+    "owner_jobs",
+    owner,
+    createdAt,
+    id,
+  ],
+  ownerJobsPrefix: (owner: string): Deno.KvKey => ["owner_jobs", owner],
   image: (id: string): Deno.KvKey => ["images", id],
   idempotency: (owner: string, key: string): Deno.KvKey => ["idem", owner, key],
   expiry: (at: number, kind: "job" | "image", id: string): Deno.KvKey => ["expiry", at, kind, id],

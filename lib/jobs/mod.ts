@@ -39,6 +39,7 @@ export {
   type ImageRead,
   type Jobs,
   type JobsOptions,
+  type JobsPage,
   type JobsPolicy,
   type JobStatus,
   type ScheduleStatus,

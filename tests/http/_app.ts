@@ -6,6 +6,7 @@ import { type Config, loadConfig } from "../../lib/config.ts";
 import { deriveModelSpec, type ModelCard, toModelCard } from "../../lib/diffusion/mod.ts";
 import { createApp } from "../../lib/http/app.ts";
 import { createAuthenticator } from "../../lib/http/auth.ts";
+import { createLinkSigner } from "../../lib/http/links.ts";
 import type { App, Phase } from "../../lib/http/deps.ts";
 import { createRegistry } from "../../lib/http/metrics.ts";
 import type { GeneratorInfo } from "../../lib/jobs/generator.ts";
@@ -63,6 +64,7 @@ export async function testApp(
     model,
     jobs,
     auth,
+    links: createLinkSigner(config.linkSecret || "test-link-secret", config.linkTtlS),
     log: createLogger("debug", (line) => logs.push(JSON.parse(line))),
     registry: createRegistry(),
     generatorInfo: () => state.info,
