@@ -7,7 +7,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Config } from "../config.ts";
 import type { ModelCard } from "../diffusion/mod.ts";
-import type { GeneratorInfo, Jobs } from "../jobs/mod.ts";
+import type { GeneratorInfo, Jobs, MemoryPolicy } from "../jobs/mod.ts";
 import type { Log } from "../log.ts";
 import type { Authenticator } from "./auth.ts";
 import type { Registry } from "./metrics.ts";
@@ -29,6 +29,8 @@ export interface AppDeps {
   phase: () => Phase;
   /** Why startup failed, if it did. */
   startupError: () => string | null;
+  /** Memory admission of image sizes; absent, every size within the limits is accepted. */
+  memory?: MemoryPolicy;
 }
 
 /** Per-request variables set by middleware. */

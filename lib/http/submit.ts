@@ -1,13 +1,13 @@
 /**
  * Shared by both creation endpoints: readiness, the request's generation parameters, the webhook
- * and idempotency checks, and the HTTP answer to each submission outcome (409, 429 with
- * Retry-After).
+ * and idempotency checks, memory admission of the size (413), and the HTTP answer to each
+ * submission outcome (409, 429 with Retry-After).
  *
  * @module
  */
 import type { Context } from "hono";
 import { hex } from "../bytes.ts";
-import type { JobRecord } from "../jobs/mod.ts";
+import { type JobRecord, memoryRefusal } from "../jobs/mod.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { toParams } from "./params.ts";
@@ -52,6 +52,9 @@ export async function submitFromRequest(
 ): Promise<{ job: JobRecord; replayed: boolean }> {
   requireReady(deps);
   const parsed = toParams(body, deps.config, deps.model.defaults);
+  const tooLarge = deps.memory &&
+    memoryRefusal(deps.memory, parsed.params.width, parsed.params.height);
+  if (tooLarge) throw new HttpError(413, "image_too_large", tooLarge.message, { field: "size" });
   if (parsed.webhook !== undefined && deps.config.webhookSecret === "") {
     throw new HttpError(
       400,
