@@ -83,6 +83,12 @@ export interface Config {
    * `tensorrt` (fail instead of falling back) or `onnx` (`HYDIT_BACKEND`). @default "auto"
    */
   backend: BackendPreference;
+  /**
+   * Host memory for generations in MiB, shared by the jobs that run at once; a size whose
+   * estimated peak does not fit is refused with 413 (`HYDIT_MEMORY_BUDGET_MB`; 0 = the machine's
+   * total memory). @default 0
+   */
+  memoryBudgetMb: number;
   /** Path of the TensorRT FFI shim (`HYDIT_TRT_SHIM`, `--trt-shim`). @default "<repo>/ffi/build/libhydit_trt.so" */
   trtShim: string;
 }
@@ -140,6 +146,12 @@ const SETTINGS: Record<keyof Config, Setting> = {
   logLevel: { env: "HYDIT_LOG_LEVEL", flag: "log-level", kind: "string" },
   backend: { env: "HYDIT_BACKEND", flag: "backend", kind: "string" },
   trtShim: { env: "HYDIT_TRT_SHIM", flag: "trt-shim", kind: "string" },
+  memoryBudgetMb: {
+    env: "HYDIT_MEMORY_BUDGET_MB",
+    flag: "memory-budget-mb",
+    kind: "int",
+    min: 0,
+  },
 };
 
 function defaults(): Config {
@@ -177,6 +189,7 @@ function defaults(): Config {
     logLevel: "info",
     backend: "auto",
     trtShim: new URL("../ffi/build/libhydit_trt.so", import.meta.url).pathname,
+    memoryBudgetMb: 0,
   };
 }
 

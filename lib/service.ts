@@ -35,6 +35,7 @@ import {
   parseWebhookAllow,
   pendingWork,
   registerSchedules,
+  resolveBudgetMiB,
   type Schedule,
   sweepExpired,
   threadedPipeline,
@@ -163,6 +164,20 @@ export async function readModelCard(engines: string): Promise<ModelCard> {
   }
 }
 
+/** MiB of the ONNX weights files an engine folder's manifest lists (0 without a manifest). */
+async function onnxWeightsMiB(engines: string): Promise<number> {
+  try {
+    const files = Object.entries((await readManifest(engines)).files);
+    const bytes = files.filter(([rel]) => rel.endsWith(".weights")).reduce(
+      (sum, [, f]) => sum + f.bytes,
+      0,
+    );
+    return Math.ceil(bytes / 2 ** 20);
+  } catch {
+    return 0;
+  }
+}
+
 /** Starts the service; resolves once it listens (the model keeps loading in the background). */
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const log = options.log ?? createLogger(config.logLevel);
@@ -266,6 +281,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
     phase: () => phase,
     startupError: () => startupError,
     closing: closing.signal,
+    memory: {
+      budgetMiB: resolveBudgetMiB(config.memoryBudgetMb),
+      concurrency: config.concurrency,
+      onnxWeightsMiB: await onnxWeightsMiB(config.engines),
+      backend: () => info?.backend ?? null,
+    },
   });
 
   const server = Deno.serve({

@@ -47,6 +47,16 @@ export {
   type SubmitOutcome,
   type WorkerHandle,
 } from "./jobs.ts";
+export {
+  estimatePeakMiB,
+  MEMORY_CURVES,
+  type MemoryCurve,
+  memoryCurve,
+  type MemoryPolicy,
+  type MemoryRefusal,
+  memoryRefusal,
+  resolveBudgetMiB,
+} from "./memory.ts";
 export { pendingWork } from "./pending.ts";
 export { type ThreadedOptions, threadedPipeline } from "./pipeline_threads.ts";
 export { openResultsStore, type ResultsStore } from "./results.ts";

@@ -10,6 +10,7 @@ import { createLinkSigner } from "../../lib/http/links.ts";
 import type { App, Phase } from "../../lib/http/deps.ts";
 import { createRegistry } from "../../lib/http/metrics.ts";
 import type { GeneratorInfo } from "../../lib/jobs/generator.ts";
+import { resolveBudgetMiB } from "../../lib/jobs/memory.ts";
 import { createLogger } from "../../lib/log.ts";
 import { type CallOptions, requestInit } from "../service/_harness.ts";
 import { type FakeJobs, fakeJobs } from "./_fake_jobs.ts";
@@ -71,6 +72,12 @@ export async function testApp(
     phase: () => state.phase,
     startupError: () => state.error,
     closing: closing.signal,
+    memory: {
+      budgetMiB: resolveBudgetMiB(config.memoryBudgetMb),
+      concurrency: config.concurrency,
+      onnxWeightsMiB: 0,
+      backend: () => state.info?.backend ?? null,
+    },
   });
   return {
     app,
