@@ -110,7 +110,9 @@ function scheduleParser(config: Config, model: ModelCard) {
     if (!result.success) throw validationError(result.error);
     const parsed = toParams(result.data, config, model.defaults);
     if (parsed.webhook !== undefined && config.webhookSecret === "") {
-      throw new Error("a webhook destination needs HYDIT_WEBHOOK_SECRET");
+      throw Object.assign(new Error("a webhook destination needs HYDIT_WEBHOOK_SECRET"), {
+        field: "webhook_url",
+      });
     }
     if (parsed.webhook !== undefined && config.publicUrl === "") {
       throw new Error(
@@ -338,7 +340,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       log("info", "warm-up done", { seconds: (performance.now() - t1) / 1000 });
     }
     if (phase !== "starting") return;
-    worker.start();
+    // Crons first: a registration that fails leaves a failed process that never started its worker.
     registerSchedules(schedules, {
       kv,
       worker: config.workerId,
@@ -359,6 +361,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       },
       observe: (schedule, result) => m.scheduleRuns.inc({ schedule: schedule.name, result }),
     });
+    worker.start();
     phase = "ready";
     log("info", "ready", { schedules: schedules.map((s) => s.name) });
   }
