@@ -12,15 +12,16 @@ import { ManifestError, probeBackend, readManifest } from "./engine/mod.ts";
 import {
   createApp,
   createAuthenticator,
+  createLinkSigner,
   createRegistry,
-  finishedStatus,
   generationRequestSchema,
-  jobView,
   type Phase,
   toParams,
   validationError,
+  webhookBody,
 } from "./http/mod.ts";
 import {
+  checkWebhookTarget,
   createDeliveryLoop,
   createJobEvents,
   createJobs,
@@ -28,12 +29,15 @@ import {
   type DeliveryLoop,
   type GeneratorInfo,
   type ImageGenerator,
+  imageTokens,
   loadSchedules,
   openKvResultsStore,
   openResultsStore,
   ORPHAN_AGE_MS,
+  parseWebhookAllow,
   pendingWork,
   registerSchedules,
+  resolveBudgetMiB,
   type Schedule,
   sweepExpired,
   sweepOrphans,
@@ -106,6 +110,12 @@ function scheduleParser(config: Config, model: ModelCard) {
         field: "webhook_url",
       });
     }
+    if (parsed.webhook !== undefined && config.publicUrl === "") {
+      throw new Error(
+        "a webhook destination needs HYDIT_PUBLIC_URL (a scheduled job has no request origin for " +
+          "the links in its payload)",
+      );
+    }
     return parsed;
   };
 }
@@ -124,7 +134,9 @@ async function warmUp(generator: ImageGenerator, worker: Worker, config: Config)
   }, {
     onStep: (step) => {
       const now = performance.now();
-      if (step > 1) worker.observeStep((now - last) / 1000);
+      if (step > 1) {
+        worker.observeStep((now - last) / 1000, imageTokens(config.minSide, config.minSide));
+      }
       last = now;
     },
   });
@@ -150,6 +162,20 @@ export async function readModelCard(engines: string): Promise<ModelCard> {
   }
 }
 
+/** MiB of the ONNX weights files an engine folder's manifest lists (0 without a manifest). */
+async function onnxWeightsMiB(engines: string): Promise<number> {
+  try {
+    const files = Object.entries((await readManifest(engines)).files);
+    const bytes = files.filter(([rel]) => rel.endsWith(".weights")).reduce(
+      (sum, [, f]) => sum + f.bytes,
+      0,
+    );
+    return Math.ceil(bytes / 2 ** 20);
+  } catch {
+    return 0;
+  }
+}
+
 /** Starts the service; resolves once it listens (the model keeps loading in the background). */
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const log = options.log ?? createLogger(config.logLevel);
@@ -168,6 +194,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const schedules: Schedule[] = config.schedules
     ? await loadSchedules(config.schedules, scheduleParser(config, model))
     : [];
+  const webhookAllow = parseWebhookAllow(config.webhookAllow);
+  for (const schedule of schedules) {
+    const target = schedule.webhook && await checkWebhookTarget(schedule.webhook, webhookAllow);
+    if (target && !target.ok) {
+      throw new Error(
+        `Cannot read schedules file "${config.schedules}", schedule "${schedule.name}": ` +
+          `destination.webhook: ${target.reason}`,
+      );
+    }
+  }
   const kv = await openServiceKv(config.kvPath);
   const results = config.resultsStore === "kv"
     ? openKvResultsStore(kv)
@@ -178,15 +214,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const retentionMs = config.retentionS * 1000;
   const boot = crypto.randomUUID();
 
+  // Aborted near the end of a drain: open SSE streams and synchronous waits answer and end.
+  const closing = new AbortController();
   let phase: Phase = "starting";
   let startupError: string | null = null;
   let generator: ImageGenerator | null = null;
   let info: GeneratorInfo | null = null;
   let worker: Worker | null = null;
-
-  const publicBase = config.publicUrl !== ""
-    ? config.publicUrl.replace(/\/+$/, "")
-    : `http://localhost:${config.port}`;
 
   // Deliveries are durable KV records (written when a job ends); this process delivers its share.
   const deliveries: DeliveryLoop | null = config.webhookSecret === "" ? null : createDeliveryLoop({
@@ -194,10 +228,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
     log,
     worker: config.workerId,
     secret: config.webhookSecret,
+    allow: webhookAllow,
     attempts: config.webhookAttempts,
     backoffMs: config.webhookBackoffMs,
     pollMs: config.pollMs,
-    render: (job) => ({ type: `job.${job.state}`, job: jobView(publicBase, finishedStatus(job)) }),
+    render: (job) => webhookBody(config.publicUrl, job),
     observe: (kind) => m.webhooks.inc({ result: kind }),
   });
   deliveries?.start();
@@ -213,7 +248,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
       cancelLocal: (id) => worker?.cancelLocal(id) ?? false,
       stepSeconds: () => worker?.stepSeconds() ?? 0,
     },
-    policy: { queueDepth: config.queueDepth, retentionMs, concurrency: config.concurrency },
+    policy: {
+      queueDepth: config.queueDepth,
+      queuePerKey: config.queuePerKey,
+      retentionMs,
+      concurrency: config.concurrency,
+    },
     schedules,
     onFinished,
   });
@@ -233,11 +273,20 @@ export async function startService(config: Config, options: ServiceOptions = {})
     model,
     jobs,
     auth,
+    // Without a configured secret, links signed here open only on this process.
+    links: createLinkSigner(config.linkSecret || crypto.randomUUID(), config.linkTtlS),
     log,
     registry,
     generatorInfo: () => info,
     phase: () => phase,
     startupError: () => startupError,
+    closing: closing.signal,
+    memory: {
+      budgetMiB: resolveBudgetMiB(config.memoryBudgetMb),
+      concurrency: config.concurrency,
+      onnxWeightsMiB: await onnxWeightsMiB(config.engines),
+      backend: () => info?.backend ?? null,
+    },
   });
 
   const server = Deno.serve({
@@ -338,6 +387,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   function shutdown(): Promise<void> {
     draining ??= (async () => {
       phase = "draining";
+      const t0 = Date.now();
       log("info", "draining", { grace_ms: config.graceMs });
       cronAbort.abort();
       clearInterval(sweeper);
@@ -345,18 +395,24 @@ export async function startService(config: Config, options: ServiceOptions = {})
       const hardExit = setTimeout(() => {
         log("error", "grace period exceeded; exiting");
         Deno.exit(1);
-      }, config.graceMs + 5000);
+      }, config.graceMs);
+      // Jobs and webhooks get the grace period less a reserve, in which open SSE streams and
+      // synchronous waits are answered (they would hold the server open) and the process stops;
+      // streams are closed once jobs are released, or halfway through the reserve at the latest.
+      const reserve = Math.min(2000, Math.floor(config.graceMs / 2));
+      const closeAt = setTimeout(() => closing.abort(), config.graceMs - reserve / 2);
       // Keep answering (not ready) while in-flight jobs finish or are released; webhooks go on
       // meanwhile, and those still pending after the grace period stay in KV for the next process.
-      const t0 = Date.now();
-      await worker?.drain(config.graceMs);
-      await deliveries?.stop(Math.max(0, config.graceMs - (Date.now() - t0)));
+      await worker?.drain(config.graceMs - reserve);
+      await deliveries?.stop(Math.max(0, config.graceMs - reserve - (Date.now() - t0)));
+      clearTimeout(closeAt);
+      closing.abort();
       await server.shutdown();
       await generator?.close();
       await orphanSweep;
       kv.close();
       clearTimeout(hardExit);
-      log("info", "stopped");
+      log("info", "stopped", { ms: Date.now() - t0 });
       resolveFinished();
     })();
     return draining;
