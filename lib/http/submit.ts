@@ -1,7 +1,7 @@
 /**
  * Shared by both creation endpoints: readiness, the request's generation parameters, the webhook
- * checks (signing secret, a public or allowed target) and idempotency, and the HTTP answer to each submission outcome (409, 429 with
- * Retry-After for a full queue or a key over its share).
+ * checks (signing secret, a public or allowed target) and idempotency, and the HTTP answer to each
+ * submission outcome (409, 429 with Retry-After for a full queue or a key over its share).
  *
  * @module
  */
