@@ -68,6 +68,10 @@ export interface Config {
   webhookBackoffMs: number;
   /** Base URL used in image links; empty means the request's own origin (`HYDIT_PUBLIC_URL`). @default "" */
   publicUrl: string;
+  /** HMAC-SHA256 key of signed image links; empty: a random key per process (`HYDIT_LINK_SECRET`). @default "" */
+  linkSecret: string;
+  /** How long a signed image link opens without a key, in seconds (`HYDIT_LINK_TTL_S`). @default 3600 */
+  linkTtlS: number;
   /** Steps of the warm-up generation at start, 0 to skip (`HYDIT_WARMUP_STEPS`). @default 2 */
   warmupSteps: number;
   /** ONNX Runtime intra-op threads, 0 for its default (`HYDIT_THREADS`). @default 0 */
@@ -79,6 +83,12 @@ export interface Config {
    * `tensorrt` (fail instead of falling back) or `onnx` (`HYDIT_BACKEND`). @default "auto"
    */
   backend: BackendPreference;
+  /**
+   * Host memory for generations in MiB, shared by the jobs that run at once; a size whose
+   * estimated peak does not fit is refused with 413 (`HYDIT_MEMORY_BUDGET_MB`; 0 = the machine's
+   * total memory). @default 0
+   */
+  memoryBudgetMb: number;
   /** Path of the TensorRT FFI shim (`HYDIT_TRT_SHIM`, `--trt-shim`). @default "<repo>/ffi/build/libhydit_trt.so" */
   trtShim: string;
 }
@@ -129,11 +139,19 @@ const SETTINGS: Record<keyof Config, Setting> = {
     min: 1,
   },
   publicUrl: { env: "HYDIT_PUBLIC_URL", flag: "public-url", kind: "string" },
+  linkSecret: { env: "HYDIT_LINK_SECRET", flag: "link-secret", kind: "string" },
+  linkTtlS: { env: "HYDIT_LINK_TTL_S", flag: "link-ttl-s", kind: "int", min: 1 },
   warmupSteps: { env: "HYDIT_WARMUP_STEPS", flag: "warmup-steps", kind: "int", min: 0, max: 200 },
   threads: { env: "HYDIT_THREADS", flag: "threads", kind: "int", min: 0, max: 256 },
   logLevel: { env: "HYDIT_LOG_LEVEL", flag: "log-level", kind: "string" },
   backend: { env: "HYDIT_BACKEND", flag: "backend", kind: "string" },
   trtShim: { env: "HYDIT_TRT_SHIM", flag: "trt-shim", kind: "string" },
+  memoryBudgetMb: {
+    env: "HYDIT_MEMORY_BUDGET_MB",
+    flag: "memory-budget-mb",
+    kind: "int",
+    min: 0,
+  },
 };
 
 function defaults(): Config {
@@ -164,11 +182,14 @@ function defaults(): Config {
     webhookAttempts: 5,
     webhookBackoffMs: 1000,
     publicUrl: "",
+    linkSecret: "",
+    linkTtlS: 3600,
     warmupSteps: 2,
     threads: 0,
     logLevel: "info",
     backend: "auto",
     trtShim: new URL("../ffi/build/libhydit_trt.so", import.meta.url).pathname,
+    memoryBudgetMb: 0,
   };
 }
 

@@ -12,6 +12,7 @@ import { ManifestError, probeBackend, readManifest } from "./engine/mod.ts";
 import {
   createApp,
   createAuthenticator,
+  createLinkSigner,
   createRegistry,
   generationRequestSchema,
   type Phase,
@@ -28,11 +29,13 @@ import {
   type DeliveryLoop,
   type GeneratorInfo,
   type ImageGenerator,
+  imageTokens,
   loadSchedules,
   openResultsStore,
   parseWebhookAllow,
   pendingWork,
   registerSchedules,
+  resolveBudgetMiB,
   type Schedule,
   sweepExpired,
   threadedPipeline,
@@ -107,7 +110,9 @@ function scheduleParser(config: Config, model: ModelCard) {
     if (!result.success) throw validationError(result.error);
     const parsed = toParams(result.data, config, model.defaults);
     if (parsed.webhook !== undefined && config.webhookSecret === "") {
-      throw new Error("a webhook destination needs HYDIT_WEBHOOK_SECRET");
+      throw Object.assign(new Error("a webhook destination needs HYDIT_WEBHOOK_SECRET"), {
+        field: "webhook_url",
+      });
     }
     if (parsed.webhook !== undefined && config.publicUrl === "") {
       throw new Error(
@@ -133,7 +138,9 @@ async function warmUp(generator: ImageGenerator, worker: Worker, config: Config)
   }, {
     onStep: (step) => {
       const now = performance.now();
-      if (step > 1) worker.observeStep((now - last) / 1000);
+      if (step > 1) {
+        worker.observeStep((now - last) / 1000, imageTokens(config.minSide, config.minSide));
+      }
       last = now;
     },
   });
@@ -156,6 +163,20 @@ export async function readModelCard(engines: string): Promise<ModelCard> {
       );
     }
     throw e;
+  }
+}
+
+/** MiB of the ONNX weights files an engine folder's manifest lists (0 without a manifest). */
+async function onnxWeightsMiB(engines: string): Promise<number> {
+  try {
+    const files = Object.entries((await readManifest(engines)).files);
+    const bytes = files.filter(([rel]) => rel.endsWith(".weights")).reduce(
+      (sum, [, f]) => sum + f.bytes,
+      0,
+    );
+    return Math.ceil(bytes / 2 ** 20);
+  } catch {
+    return 0;
   }
 }
 
@@ -196,6 +217,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const retentionMs = config.retentionS * 1000;
   const boot = crypto.randomUUID();
 
+  // Aborted near the end of a drain: open SSE streams and synchronous waits answer and end.
+  const closing = new AbortController();
   let phase: Phase = "starting";
   let startupError: string | null = null;
   let generator: ImageGenerator | null = null;
@@ -253,11 +276,20 @@ export async function startService(config: Config, options: ServiceOptions = {})
     model,
     jobs,
     auth,
+    // Without a configured secret, links signed here open only on this process.
+    links: createLinkSigner(config.linkSecret || crypto.randomUUID(), config.linkTtlS),
     log,
     registry,
     generatorInfo: () => info,
     phase: () => phase,
     startupError: () => startupError,
+    closing: closing.signal,
+    memory: {
+      budgetMiB: resolveBudgetMiB(config.memoryBudgetMb),
+      concurrency: config.concurrency,
+      onnxWeightsMiB: await onnxWeightsMiB(config.engines),
+      backend: () => info?.backend ?? null,
+    },
   });
 
   const server = Deno.serve({
@@ -309,7 +341,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       log("info", "warm-up done", { seconds: (performance.now() - t1) / 1000 });
     }
     if (phase !== "starting") return;
-    worker.start();
+    // Crons first: a registration that fails leaves a failed process that never started its worker.
     registerSchedules(schedules, {
       kv,
       worker: config.workerId,
@@ -330,6 +362,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       },
       observe: (schedule, result) => m.scheduleRuns.inc({ schedule: schedule.name, result }),
     });
+    worker.start();
     phase = "ready";
     log("info", "ready", { schedules: schedules.map((s) => s.name) });
   }
@@ -347,23 +380,30 @@ export async function startService(config: Config, options: ServiceOptions = {})
   function shutdown(): Promise<void> {
     draining ??= (async () => {
       phase = "draining";
+      const t0 = Date.now();
       log("info", "draining", { grace_ms: config.graceMs });
       cronAbort.abort();
       clearInterval(sweeper);
       const hardExit = setTimeout(() => {
         log("error", "grace period exceeded; exiting");
         Deno.exit(1);
-      }, config.graceMs + 5000);
+      }, config.graceMs);
+      // Jobs and webhooks get the grace period less a reserve, in which open SSE streams and
+      // synchronous waits are answered (they would hold the server open) and the process stops;
+      // streams are closed once jobs are released, or halfway through the reserve at the latest.
+      const reserve = Math.min(2000, Math.floor(config.graceMs / 2));
+      const closeAt = setTimeout(() => closing.abort(), config.graceMs - reserve / 2);
       // Keep answering (not ready) while in-flight jobs finish or are released; webhooks go on
       // meanwhile, and those still pending after the grace period stay in KV for the next process.
-      const t0 = Date.now();
-      await worker?.drain(config.graceMs);
-      await deliveries?.stop(Math.max(0, config.graceMs - (Date.now() - t0)));
+      await worker?.drain(config.graceMs - reserve);
+      await deliveries?.stop(Math.max(0, config.graceMs - reserve - (Date.now() - t0)));
+      clearTimeout(closeAt);
+      closing.abort();
       await server.shutdown();
       await generator?.close();
       kv.close();
       clearTimeout(hardExit);
-      log("info", "stopped");
+      log("info", "stopped", { ms: Date.now() - t0 });
       resolveFinished();
     })();
     return draining;

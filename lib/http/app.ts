@@ -7,9 +7,12 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { allowedMethods } from "./allow.ts";
 import { jsonBody } from "./body.ts";
 import type { App, AppDeps, AppEnv } from "./deps.ts";
 import { errorBody, errorResponse, HttpError, validationError } from "./errors.ts";
+import { parseHost } from "./host.ts";
+import { isSignedImageRequest } from "./links.ts";
 import { mountEventRoutes } from "./sse.ts";
 import { mountGenerationRoutes } from "./routes_generations.ts";
 import { mountImageRoutes } from "./routes_images.ts";
@@ -52,7 +55,7 @@ export function createApp(deps: AppDeps): App {
     deps.log("info", "request", {
       request_id: requestId,
       method: c.req.method,
-      path: new URL(c.req.url).pathname,
+      path: c.req.path,
       route,
       status: c.res.status,
       ms: Math.round(seconds * 1000),
@@ -60,7 +63,22 @@ export function createApp(deps: AppDeps): App {
     });
   });
 
+  // The request URL and every link are built from Host: refuse a malformed one before any route.
+  api.use("*", async (c, next) => {
+    const host = c.req.header("host");
+    const parsed = host === undefined ? null : parseHost(host);
+    if (parsed && !parsed.ok) {
+      const shown = JSON.stringify(host!.slice(0, 100));
+      throw new HttpError(400, "invalid_host", `Host header ${shown}: ${parsed.reason}`, {
+        field: "Host",
+      });
+    }
+    await next();
+  });
+
   api.use("/v1/*", async (c, next) => {
+    // A signed image link carries its own authorization; the image route checks it.
+    if (isSignedImageRequest(c.req.method, c.req.url)) return await next();
     const owner = await deps.auth.verify(c.req.header("authorization"));
     if (owner === null) {
       throw new HttpError(
@@ -99,12 +117,23 @@ export function createApp(deps: AppDeps): App {
     },
   });
 
-  api.notFound((c) =>
-    c.json(
-      errorBody("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`),
-      404,
-    )
-  );
+  // A path some route serves, asked with another method: 405 with the methods it accepts.
+  const allowed = allowedMethods(api.routes);
+  api.notFound((c) => {
+    const path = c.req.path;
+    const methods = allowed(path);
+    if (methods.length === 0) {
+      return c.json(errorBody("not_found", `No route for ${c.req.method} ${path}`), 404);
+    }
+    c.header("Allow", methods.join(", "));
+    return c.json(
+      errorBody(
+        "method_not_allowed",
+        `${c.req.method} is not allowed on ${path}: use ${methods.join(", ")}`,
+      ),
+      405,
+    );
+  });
 
   api.onError((error, c) => {
     if (error instanceof HttpError) return errorResponse(c, error);

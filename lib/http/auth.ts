@@ -35,7 +35,8 @@ export async function createAuthenticator(keys: readonly string[]): Promise<Auth
     open: digests.length === 0,
     async verify(authorization) {
       if (digests.length === 0) return "anonymous";
-      const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(authorization ?? "");
+      // The scheme is case-insensitive (RFC 9110, 11.1): "bearer" and "BEARER" are Bearer too.
+      const m = /^Bearer +([\x21-\x7e]{1,512})$/i.exec(authorization ?? "");
       if (!m) return null;
       const presented = await sha256(m[1]);
       let owner: string | null = null;

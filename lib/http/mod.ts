@@ -8,6 +8,7 @@
 export { createApp } from "./app.ts";
 export { type Authenticator, createAuthenticator } from "./auth.ts";
 export type { App, AppDeps, AppEnv, Phase } from "./deps.ts";
+export { createLinkSigner, type LinkSigner } from "./links.ts";
 export { HttpError, validationError } from "./errors.ts";
 export {
   type Counter,

@@ -26,7 +26,7 @@ async function imageData(
   for (const ref of job.images) {
     const item = { seed: ref.seed, width: ref.width, height: ref.height };
     if (!how.inline) {
-      data.push({ ...item, url: imageUrl(how.base, ref.id) });
+      data.push({ ...item, url: imageUrl(how.base, ref.id, deps.links) });
       continue;
     }
     const bytes = how.bytes.get(ref.id) ?? await (await deps.jobs.readImage(ref.id, owner))?.read();
@@ -71,11 +71,15 @@ export function mountGenerationRoutes(api: App, deps: AppDeps): void {
       const base = baseUrl(c, deps);
       const { job, images } = await deps.jobs.wait(submitted.id, {
         timeoutMs: deps.config.syncWaitS * 1000,
-        signal: c.req.raw.signal,
+        // The client went away, or the process is draining (then 202: poll the job elsewhere).
+        signal: AbortSignal.any([c.req.raw.signal, deps.closing]),
       });
       if (!job || !isTerminal(job.state)) {
         c.header("Location", `${base}/v1/jobs/${submitted.id}`);
-        return c.json(jobView(base, await visibleStatus(deps, submitted.id, owner)), 202);
+        return c.json(
+          jobView(base, await visibleStatus(deps, submitted.id, owner), deps.links),
+          202,
+        );
       }
       if (job.state === "failed") {
         throw new HttpError(

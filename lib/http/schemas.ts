@@ -45,7 +45,7 @@ export function generationRequestSchema(limits: Limits, defaults: ModelDefaults)
     negative_prompt: z.string().max(limits.maxPromptChars).optional()
       .openapi({ description: "What to avoid. Default: empty." }),
     n: z.number().int().min(1).max(4).optional()
-      .openapi({ description: "Images to generate; image i uses seed + i. Default 1." }),
+      .openapi({ description: "Images to generate; image i uses (seed + i) mod 2^53. Default 1." }),
     size: z.string().regex(SIZE_PATTERN).optional().superRefine((size, ctx) => {
       if (size === undefined) return;
       for (const [name, side] of Object.entries(parseSize(size))) {
@@ -150,6 +150,18 @@ export const IdParam = z.object({
   }),
 });
 
+/** The query of a signed image link (links.ts): both or neither. */
+export const SignedLinkQuery = z.object({
+  expires: z.string().max(16).optional().openapi({
+    param: { name: "expires", in: "query" },
+    description: "Signed link: Unix seconds until which it opens without a key.",
+  }),
+  sig: z.string().max(128).optional().openapi({
+    param: { name: "sig", in: "query" },
+    description: "Signed link: hex HMAC-SHA256 of `<id>.<expires>`.",
+  }),
+});
+
 /** The optional idempotency header. */
 export const IdempotencyHeader = z.object({
   "idempotency-key": z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/).optional().openapi({
@@ -202,6 +214,26 @@ export const JobSchema = z.object({
   links: z.object({ self: z.string(), events: z.string(), cancel: z.string() }),
 }).openapi("Job");
 
+/** The query of `GET /v1/jobs`. */
+export const JobListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).optional().openapi({
+    param: { name: "limit", in: "query" },
+    description: "Jobs per page, 1..100. Default 20.",
+  }),
+  cursor: z.string().min(1).max(512).optional().openapi({
+    param: { name: "cursor", in: "query" },
+    description: "`next_cursor` of the previous page.",
+  }),
+});
+
+/** `GET /v1/jobs`: one page of the caller's jobs, newest first. */
+export const JobListSchema = z.object({
+  object: z.literal("list"),
+  data: z.array(JobSchema),
+  next_cursor: z.string().nullable()
+    .openapi({ description: "Pass as `cursor` for the next page; null on the last page." }),
+}).openapi("JobList");
+
 /** A job as the API shows it (the body of `GET /v1/jobs/{id}`). */
 export type JobView = z.infer<typeof JobSchema>;
 
@@ -240,7 +272,8 @@ export const ReadySchema = z.object({
   queue_depth: z.number().int(),
   queue_limit: z.number().int(),
   concurrency: z.number().int(),
-  step_seconds: z.number().nullable(),
+  step_seconds: z.number().nullable()
+    .openapi({ description: "Measured seconds per denoising step, scaled to 1024x1024" }),
   error: z.string().nullable(),
 }).openapi("Ready");
 

@@ -1,7 +1,9 @@
 /**
  * `GET /v1/jobs/{id}/events`: Server-Sent Events `queued`, `started`, `step` (every step of a job run in
  * this process, in order), `image`, then one of `succeeded`, `failed`, `cancelled`, after which the
- * stream ends. A job run by another process is followed by polling its KV record.
+ * stream ends. A draining process ends open streams with `draining` (job id, status, status URL) so
+ * clients follow the job elsewhere. A job run by another process is followed by polling its KV
+ * record.
  *
  * @module
  */
@@ -12,7 +14,7 @@ import type { App, AppDeps } from "./deps.ts";
 import { baseUrl, errorResponses } from "./openapi_util.ts";
 import { visibleStatus } from "./routes_jobs.ts";
 import { IdParam } from "./schemas.ts";
-import { jobView } from "./views.ts";
+import { imageUrl, jobView } from "./views.ts";
 
 const POLL_MS = 500;
 const KEEPALIVE_MS = 15_000;
@@ -40,6 +42,7 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
                   "succeeded",
                   "failed",
                   "cancelled",
+                  "draining",
                 ]),
                 data: z.string(),
                 id: z.string(),
@@ -66,6 +69,8 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
           unsubscribe();
           wake();
         });
+        const onClosing = () => wake();
+        deps.closing.addEventListener("abort", onClosing);
         let seq = 0;
         let lastStep = -1;
         let started = false;
@@ -74,19 +79,19 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
         const stepKey = (image: number, step: number) => image * 1_000_000 + step;
         const terminal = async () => {
           const status = await deps.jobs.view(id, owner);
-          if (status) await send(status.job.state, jobView(base, status));
+          if (status) await send(status.job.state, jobView(base, status, deps.links));
         };
         try {
           // Subscribed first, so no event between this read and the stream is lost.
           const first = await deps.jobs.view(id, owner);
           if (!first) return;
           if (first.job.state === "queued") {
-            const view = jobView(base, first);
+            const view = jobView(base, first, deps.links);
             await send("queued", { position: view.queue_position, eta_seconds: view.eta_seconds });
           }
           let lastPoll = 0;
           let lastWrite = Date.now();
-          while (!stream.aborted) {
+          while (!stream.aborted && !deps.closing.aborted) {
             while (pending.length > 0) {
               const event = pending.shift()!;
               if (event.type === "started") {
@@ -97,7 +102,11 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
                 lastStep = stepKey(event.image, event.step);
                 await send("step", event);
               } else if (event.type === "image") {
-                await send("image", { index: event.index, image_id: event.imageId });
+                await send("image", {
+                  index: event.index,
+                  image_id: event.imageId,
+                  url: imageUrl(base, event.imageId, deps.links),
+                });
               } else {
                 await terminal();
                 return;
@@ -138,7 +147,17 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
               });
             }
           }
+          // The process is draining: say where to follow the job, and end the stream.
+          if (deps.closing.aborted && !stream.aborted) {
+            const status = await deps.jobs.view(id, owner, { estimate: false });
+            await send("draining", {
+              job_id: id,
+              status: status?.job.state ?? null,
+              status_url: `${base}/v1/jobs/${id}`,
+            });
+          }
         } finally {
+          deps.closing.removeEventListener("abort", onClosing);
           unsubscribe();
         }
       });

@@ -1,13 +1,19 @@
 /**
  * Shared by both creation endpoints: readiness, the request's generation parameters, the webhook
- * checks (signing secret, a public or allowed target) and idempotency, and the HTTP answer to each
- * submission outcome (409, 429 with Retry-After for a full queue or a key over its share).
+ * checks (signing secret, a public or allowed target), idempotency, memory admission of the size
+ * (413), and the HTTP answer to each submission outcome (409, 429 with Retry-After for a full queue
+ * or a key over its share).
  *
  * @module
  */
 import type { Context } from "hono";
 import { hex } from "../bytes.ts";
-import { checkWebhookTarget, type JobRecord, parseWebhookAllow } from "../jobs/mod.ts";
+import {
+  checkWebhookTarget,
+  type JobRecord,
+  memoryRefusal,
+  parseWebhookAllow,
+} from "../jobs/mod.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { baseUrl } from "./openapi_util.ts";
@@ -53,6 +59,9 @@ export async function submitFromRequest(
 ): Promise<{ job: JobRecord; replayed: boolean }> {
   requireReady(deps);
   const parsed = toParams(body, deps.config, deps.model.defaults);
+  const tooLarge = deps.memory &&
+    memoryRefusal(deps.memory, parsed.params.width, parsed.params.height);
+  if (tooLarge) throw new HttpError(413, "image_too_large", tooLarge.message, { field: "size" });
   if (parsed.webhook !== undefined && deps.config.webhookSecret === "") {
     throw new HttpError(
       400,

@@ -4,23 +4,24 @@
  * @module
  */
 import type { ImageRef, JobRecord, JobStatus } from "../jobs/mod.ts";
+import type { LinkSigner } from "./links.ts";
 import { requestEcho } from "./params.ts";
 import type { ImageView, JobView } from "./schemas.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
-/** Absolute URL of an image. */
-export function imageUrl(base: string, id: string): string {
-  return `${base}/v1/images/${id}`;
+/** Absolute URL of an image; signed (opens without a key until it expires) when a signer is given. */
+export function imageUrl(base: string, id: string, signer?: LinkSigner): string {
+  return `${base}/v1/images/${id}${signer ? `?${signer.sign(id)}` : ""}`;
 }
 
 /** The API view of one image. */
-export function imageView(base: string, ref: ImageRef): ImageView {
-  return { ...ref, url: imageUrl(base, ref.id) };
+export function imageView(base: string, ref: ImageRef, signer?: LinkSigner): ImageView {
+  return { ...ref, url: imageUrl(base, ref.id, signer) };
 }
 
-/** The API view of a job (`GET /v1/jobs/{id}`, SSE and webhook payloads). */
-export function jobView(base: string, status: JobStatus): JobView {
+/** The API view of a job (`GET /v1/jobs/{id}`, SSE and webhook payloads); signed image links with a signer. */
+export function jobView(base: string, status: JobStatus, signer?: LinkSigner): JobView {
   const { job, progress, estimate } = status;
   const self = `${base}/v1/jobs/${job.id}`;
   return {
@@ -39,7 +40,7 @@ export function jobView(base: string, status: JobStatus): JobView {
     attempts: job.attempts,
     seed: job.params.seed,
     request: requestEcho(job.params),
-    images: job.images.map((ref) => imageView(base, ref)),
+    images: job.images.map((ref) => imageView(base, ref, signer)),
     error: job.error ?? null,
     schedule: job.schedule ?? null,
     webhook: webhookView(job),

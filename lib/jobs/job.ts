@@ -5,7 +5,9 @@
  * @module
  */
 import { hex } from "../bytes.ts";
+import { binResolution } from "../diffusion/mod.ts";
 import type { ImageFormat } from "../image/mod.ts";
+import { imageTokens } from "./estimate.ts";
 import type { Sampler } from "./generator.ts";
 
 /** Lifecycle of a job; the last three are terminal. */
@@ -20,7 +22,7 @@ export interface GenerationParams {
   steps: number;
   guidanceScale: number;
   guidanceRescale: number;
-  /** Seed of the first image; image i uses seed + i. */
+  /** Seed of the first image; image i uses (seed + i) mod 2^53 (seeds.ts). */
   seed: number;
   sampler: Sampler;
   n: number;
@@ -125,6 +127,8 @@ export interface QueueValue {
   n: number;
   images: number;
   steps: number;
+  /** DiT image tokens per step (H*W/256 of the denoised size); absent in entries written before. */
+  tokens?: number;
 }
 
 /** The queue index value of an unfinished job. */
@@ -136,7 +140,15 @@ export function queueValue(job: JobRecord): QueueValue {
     n: job.params.n,
     images: job.images.length,
     steps: job.params.steps,
+    tokens: denoisedTokens(job.params),
   };
+}
+
+/** Image tokens the DiT denoises per step for `params` (the binned size when binning is on). */
+export function denoisedTokens(params: GenerationParams): number {
+  const requested = { width: params.width, height: params.height };
+  const { width, height } = params.resolutionBinning ? binResolution(requested) : requested;
+  return imageTokens(width, height);
 }
 
 /** KV keys, in one place. */
@@ -149,6 +161,14 @@ export const keys = {
   queuePrefix: ["queue"] as Deno.KvKey,
   /** Rewritten by every submission: its versionstamp serializes admission (see store.ts). */
   admission: ["admission"] as Deno.KvKey,
+  /** An owner's jobs by creation time (`GET /v1/jobs`), written with the job, removed by the sweeper. */
+  ownerJob: (owner: string, createdAt: number, id: string): Deno.KvKey => [
+    "owner_jobs",
+    owner,
+    createdAt,
+    id,
+  ],
+  ownerJobsPrefix: (owner: string): Deno.KvKey => ["owner_jobs", owner],
   image: (id: string): Deno.KvKey => ["images", id],
   idempotency: (owner: string, key: string): Deno.KvKey => ["idem", owner, key],
   expiry: (at: number, kind: "job" | "image", id: string): Deno.KvKey => ["expiry", at, kind, id],
@@ -163,9 +183,23 @@ export const keys = {
 /** Shape of every job and image id: 32 lowercase hex digits. */
 export const ID_PATTERN = /^[0-9a-f]{32}$/;
 
-/** A fresh random id (128 bits, hex). */
-export function newId(): string {
-  return hex(crypto.getRandomValues(new Uint8Array(16)));
+let lastMs = 0;
+let sequence = 0;
+
+/**
+ * A fresh id (128 bits, hex) that sorts by creation within a process: 48 bits of milliseconds, a 16-bit
+ * sequence within the millisecond, 64 random bits. Queue keys tie-break on it, so same-millisecond jobs
+ * keep their submission order.
+ */
+export function newId(now: number = Date.now()): string {
+  if (now > lastMs) [lastMs, sequence] = [now, 0];
+  else sequence = (sequence + 1) & 0xffff;
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const view = new DataView(bytes.buffer);
+  view.setUint16(0, Math.floor(lastMs / 2 ** 32) & 0xffff);
+  view.setUint32(2, lastMs >>> 0);
+  view.setUint16(6, sequence);
+  return hex(bytes);
 }
 
 /** True for succeeded, failed and cancelled. */

@@ -22,7 +22,14 @@ import { withKvRetry } from "./kv_retry.ts";
 import { pendingWork, workOf } from "./pending.ts";
 import type { ResultsStore } from "./results.ts";
 import { nextRunOf, type Schedule, type ScheduleState, scheduleStates } from "./schedules.ts";
-import { cancelJob, type CancelResult, getJobSnapshot, listQueue, submitJob } from "./store.ts";
+import {
+  cancelJob,
+  type CancelResult,
+  getJobSnapshot,
+  listOwnerJobs,
+  listQueue,
+  submitJob,
+} from "./store.ts";
 import { waitForJob, type WaitOptions, type WaitResult } from "./wait.ts";
 
 /** A new job as a client or a schedule asks for it. */
@@ -60,6 +67,12 @@ export interface ImageRead {
   read(): Promise<Uint8Array<ArrayBuffer> | null>;
 }
 
+/** One page of `GET /v1/jobs`: the caller's jobs, newest first, and the next page's cursor. */
+export interface JobsPage {
+  jobs: JobStatus[];
+  cursor: string | null;
+}
+
 /** A schedule with its last and next run. */
 export interface ScheduleStatus {
   schedule: Schedule;
@@ -73,7 +86,7 @@ export interface WorkerHandle {
   wake(): void;
   /** Stop a job running here at its next step; false when it does not run here. */
   cancelLocal(jobId: string): boolean;
-  /** Mean measured seconds per denoising step (0 before any). */
+  /** Mean measured seconds per denoising step at the reference size, 1024x1024 (0 before any). */
   stepSeconds(): number;
 }
 
@@ -110,15 +123,17 @@ export interface Jobs {
   submit(submission: Submission): Promise<SubmitOutcome>;
   /** The job if `owner` may see it, with progress and (unless `estimate: false`) its estimate. */
   view(id: string, owner: string, options?: { estimate?: boolean }): Promise<JobStatus | null>;
+  /** `owner`'s own jobs, newest first, `limit` per page; null for a cursor this listing did not give. */
+  list(owner: string, page: { limit: number; cursor?: string }): Promise<JobsPage | null>;
   /** Cancels a job `owner` may see: a queued one at once, a running one at its next step. */
   cancel(id: string, owner: string): Promise<CancelResult | null>;
   /** Waits for a job to end, up to `timeoutMs` or an abort (see wait.ts). */
   wait(id: string, options: WaitOptions): Promise<WaitResult>;
-  /** An image `owner` may see that has not expired, or null. */
-  readImage(id: string, owner: string): Promise<ImageRead | null>;
+  /** An image `owner` may see (any owner's for null: a signed link) that has not expired, or null. */
+  readImage(id: string, owner: string | null): Promise<ImageRead | null>;
   /** Unfinished jobs (queued and running), counted up to the queue bound + 1. */
   queueDepth(): Promise<number>;
-  /** Mean measured seconds per denoising step in this process (0 before any). */
+  /** Mean measured seconds per denoising step at 1024x1024 in this process (0 before any). */
   stepSeconds(): number;
   /** The configured schedules with their last and next run. */
   listSchedules(): Promise<ScheduleStatus[]>;
@@ -176,12 +191,20 @@ export function createJobs(options: JobsOptions): Jobs {
       const result = await admit(submission);
       if (result.kind === "created") worker.wake();
       if (result.kind !== "full" && result.kind !== "owner_full") return result;
-      const pending = await pendingWork(kv);
-      const steps = pending.reduce((sum, w) => sum + w.stepsLeft, 0);
-      const seconds = retryAfterSeconds(steps, pending.length, estimateOptions());
+      const seconds = retryAfterSeconds(await pendingWork(kv), estimateOptions());
       return { ...result, retryAfterSeconds: seconds };
     },
     view,
+    async list(owner, page) {
+      const found = await listOwnerJobs(kv, owner, page);
+      if (!found) return null;
+      const none = { position: null, etaSeconds: null };
+      const snaps = await Promise.all(found.ids.map((id) => getJobSnapshot(kv, id)));
+      // A job swept since the index was read is left out.
+      const jobs = snaps.filter((s) => s !== null && s.job.owner === owner)
+        .map((s) => ({ job: s!.job, progress: s!.progress, estimate: none }));
+      return { jobs, cursor: found.cursor };
+    },
     async cancel(id, owner) {
       const snap = await getJobSnapshot(kv, id);
       if (!snap || !visibleTo(owner, snap.job.owner)) return null;
@@ -193,7 +216,8 @@ export function createJobs(options: JobsOptions): Jobs {
     wait: (id, waitOptions) => waitForJob(kv, events, id, waitOptions),
     async readImage(id, owner) {
       const meta = (await withKvRetry(() => kv.get<ImageMeta>(keys.image(id)))).value;
-      if (!meta || !visibleTo(owner, meta.owner) || meta.expiresAt <= Date.now()) return null;
+      if (!meta || (owner !== null && !visibleTo(owner, meta.owner))) return null;
+      if (meta.expiresAt <= Date.now()) return null;
       return { meta, read: () => results.read(id, meta.format) };
     },
     async queueDepth() {

@@ -11,6 +11,7 @@ export {
   type DeliveryLoop,
   type DeliveryLoopOptions,
 } from "./delivery_loop.ts";
+export { imageTokens } from "./estimate.ts";
 export { createJobEvents, type JobEvent, type JobEvents, type JobListener } from "./events.ts";
 export {
   type GeneratorInfo,
@@ -38,6 +39,7 @@ export {
   type ImageRead,
   type Jobs,
   type JobsOptions,
+  type JobsPage,
   type JobsPolicy,
   type JobStatus,
   type ScheduleStatus,
@@ -45,6 +47,16 @@ export {
   type SubmitOutcome,
   type WorkerHandle,
 } from "./jobs.ts";
+export {
+  estimatePeakMiB,
+  MEMORY_CURVES,
+  type MemoryCurve,
+  memoryCurve,
+  type MemoryPolicy,
+  type MemoryRefusal,
+  memoryRefusal,
+  resolveBudgetMiB,
+} from "./memory.ts";
 export { pendingWork } from "./pending.ts";
 export { type ThreadedOptions, threadedPipeline } from "./pipeline_threads.ts";
 export { openResultsStore, type ResultsStore } from "./results.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { PendingWork } from "./estimate.ts";
+import { type PendingWork, REFERENCE_TOKENS } from "./estimate.ts";
 import { type JobProgress, keys, type QueueValue } from "./job.ts";
 import { withKvRetry } from "./kv_retry.ts";
 import { listQueue } from "./store.ts";
@@ -14,7 +14,12 @@ export function workOf(value: QueueValue, progress: JobProgress | null): Pending
   const total = (value.n - value.images) * value.steps;
   // Progress of the image being generated; a stale one (of an image already stored) counts nothing.
   const done = value.running && progress?.image === value.images ? progress.step : 0;
-  return { id: value.id, running: value.running, stepsLeft: Math.max(0, total - done) };
+  return {
+    id: value.id,
+    running: value.running,
+    stepsLeft: Math.max(0, total - done),
+    tokens: value.tokens ?? REFERENCE_TOKENS,
+  };
 }
 
 /**

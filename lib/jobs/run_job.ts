@@ -9,9 +9,11 @@
  */
 import type { Log } from "../log.ts";
 import { encodeImage } from "../image/mod.ts";
+import { scaledStepSeconds } from "./estimate.ts";
 import type { JobEvents } from "./events.ts";
 import { type ImageGenerator, isAbortError } from "./generator.ts";
 import {
+  denoisedTokens,
   type ImageMeta,
   type ImageRef,
   type JobError,
@@ -23,6 +25,7 @@ import {
 } from "./job.ts";
 import { type Claim, commitUnderLease, LeaseLostError, releaseJob, renewLease } from "./lease.ts";
 import type { ResultsStore } from "./results.ts";
+import { imageSeed } from "./seeds.ts";
 import { cancelRequested, finalizeJob, writeProgress } from "./store.ts";
 
 /** Observations the worker reports (metrics). */
@@ -59,9 +62,9 @@ export interface RunContext {
   observer?: WorkerObserver;
   /** Called once the job reaches a terminal state here. */
   onFinished?: (job: JobRecord) => void;
-  /** Records a measured step time in the worker's running mean. */
-  observeStep(seconds: number): void;
-  /** The worker's running mean of seconds per step (0 before any was measured). */
+  /** Records a step time measured on an image of `tokens` in the worker's running mean. */
+  observeStep(seconds: number, tokens: number): void;
+  /** The worker's running mean of seconds per step at 1024x1024 (0 before any was measured). */
   stepSeconds(): number;
   /** Asks `run` to stop at its next step. */
   stop(run: RunningJob, reason: StopReason): void;
@@ -132,7 +135,8 @@ async function storeImage(
 async function generateImage(run: RunningJob, ctx: RunContext, index: number, stats: StepStats) {
   const { job } = run.claim;
   const p = job.params;
-  const seed = (p.seed + index) % Number.MAX_SAFE_INTEGER;
+  const seed = imageSeed(p.seed, index);
+  const tokens = denoisedTokens(p);
   let last = performance.now();
   let lastWrite = 0;
   let cancelCheck: Promise<void> | null = null;
@@ -156,12 +160,12 @@ async function generateImage(run: RunningJob, ctx: RunContext, index: number, st
       last = now;
       // The first step also carries the text encoders; it is not a denoising step time.
       if (step > 1 || steps === 1) {
-        ctx.observeStep(seconds);
+        ctx.observeStep(seconds, tokens);
         stats.total += seconds;
         stats.count++;
         ctx.observer?.step(seconds);
       }
-      const stepSeconds = ctx.stepSeconds();
+      const stepSeconds = scaledStepSeconds(ctx.stepSeconds(), tokens);
       ctx.events.publish(job.id, { type: "step", image: index, step, steps, stepSeconds });
       if (now - lastWrite >= PROGRESS_WRITE_MS || step === steps) {
         lastWrite = now;

@@ -91,6 +91,38 @@ export function listQueue(
   });
 }
 
+/** One page of an owner's jobs, newest first, and the cursor of the next page (null at the end). */
+export interface OwnerJobsPage {
+  ids: string[];
+  cursor: string | null;
+}
+
+/**
+ * Lists the ids of `owner`'s jobs newest first from the owner index, `limit` per page; null when
+ * `cursor` is not one this listing gave out.
+ */
+export async function listOwnerJobs(
+  kv: Deno.Kv,
+  owner: string,
+  page: { limit: number; cursor?: string },
+): Promise<OwnerJobsPage | null> {
+  try {
+    return await withKvRetry(async () => {
+      const entries = kv.list<string>({ prefix: keys.ownerJobsPrefix(owner) }, {
+        limit: page.limit,
+        reverse: true,
+        ...(page.cursor ? { cursor: page.cursor } : {}),
+      });
+      const ids: string[] = [];
+      for await (const entry of entries) ids.push(entry.value);
+      return { ids, cursor: ids.length === page.limit ? entries.cursor : null };
+    });
+  } catch (error) {
+    if (error instanceof TypeError && /cursor/i.test(error.message)) return null;
+    throw error;
+  }
+}
+
 /** Reads a job record, or null. */
 export async function getJob(kv: Deno.Kv, id: string): Promise<JobRecord | null> {
   return (await withKvRetry(() => kv.get<JobRecord>(keys.job(id)))).value;
@@ -157,7 +189,8 @@ export async function submitJob(
       .check(admission)
       .set(keys.admission, job.id)
       .set(keys.job(job.id), job)
-      .set(keys.queue(now, job.id), queueValue(job));
+      .set(keys.queue(now, job.id), queueValue(job))
+      .set(keys.ownerJob(job.owner, now, job.id), job.id);
     if (idemKey && idem) {
       op.check(idem).set(
         idemKey,

@@ -7,6 +7,7 @@
  * @module
  */
 import type { Log } from "../log.ts";
+import { toReferenceSeconds } from "./estimate.ts";
 import type { JobEvents } from "./events.ts";
 import type { ImageGenerator } from "./generator.ts";
 import type { JobRecord } from "./job.ts";
@@ -50,10 +51,10 @@ export interface Worker {
   cancelLocal(jobId: string): boolean;
   /** Ids of the jobs running in this process. */
   runningIds(): string[];
-  /** Mean measured seconds per denoising step (0 before any step was measured). */
+  /** Mean measured seconds per denoising step at 1024x1024 (0 before any step was measured). */
   stepSeconds(): number;
-  /** Records a measured step time from outside the loop (warm-up). */
-  observeStep(seconds: number): void;
+  /** Records a step time measured on an image of `tokens` from outside the loop (warm-up). */
+  observeStep(seconds: number, tokens: number): void;
   /** Stops claiming, waits up to `graceMs` for running jobs, then releases the rest to the queue. */
   drain(graceMs: number): Promise<void>;
 }
@@ -86,8 +87,9 @@ export function createWorker(options: WorkerOptions): Worker {
     retentionMs: options.retentionMs,
     observer: options.observer,
     onFinished: options.onFinished,
-    observeStep(seconds) {
-      stepEma = stepEma === 0 ? seconds : 0.8 * stepEma + 0.2 * seconds;
+    observeStep(seconds, tokens) {
+      const reference = toReferenceSeconds(seconds, tokens);
+      stepEma = stepEma === 0 ? reference : 0.8 * stepEma + 0.2 * reference;
     },
     stepSeconds: () => stepEma,
     stop,

@@ -6,9 +6,11 @@ import { type Config, loadConfig } from "../../lib/config.ts";
 import { deriveModelSpec, type ModelCard, toModelCard } from "../../lib/diffusion/mod.ts";
 import { createApp } from "../../lib/http/app.ts";
 import { createAuthenticator } from "../../lib/http/auth.ts";
+import { createLinkSigner } from "../../lib/http/links.ts";
 import type { App, Phase } from "../../lib/http/deps.ts";
 import { createRegistry } from "../../lib/http/metrics.ts";
 import type { GeneratorInfo } from "../../lib/jobs/generator.ts";
+import { resolveBudgetMiB } from "../../lib/jobs/memory.ts";
 import { createLogger } from "../../lib/log.ts";
 import { type CallOptions, requestInit } from "../service/_harness.ts";
 import { type FakeJobs, fakeJobs } from "./_fake_jobs.ts";
@@ -26,6 +28,8 @@ export interface TestApp {
   logs: Record<string, unknown>[];
   /** The process state `/readyz` reports; change it freely. */
   state: { phase: Phase; info: GeneratorInfo | null; error: string | null };
+  /** Aborting it is what the end of a drain does to open streams and waits. */
+  closing: AbortController;
   /** The owner id of an API key. */
   owner(key: string): Promise<string>;
   /** A request with `key` as bearer token and `body` as JSON (when given). */
@@ -55,16 +59,25 @@ export async function testApp(
     info: { backend: "onnx", modelVersion: "v1.2", precision: "fp32", sizes: { min: 64 } },
     error: null,
   };
+  const closing = new AbortController();
   const app = createApp({
     config,
     model,
     jobs,
     auth,
+    links: createLinkSigner(config.linkSecret || "test-link-secret", config.linkTtlS),
     log: createLogger("debug", (line) => logs.push(JSON.parse(line))),
     registry: createRegistry(),
     generatorInfo: () => state.info,
     phase: () => state.phase,
     startupError: () => state.error,
+    closing: closing.signal,
+    memory: {
+      budgetMiB: resolveBudgetMiB(config.memoryBudgetMb),
+      concurrency: config.concurrency,
+      onnxWeightsMiB: 0,
+      backend: () => state.info?.backend ?? null,
+    },
   });
   return {
     app,
@@ -72,6 +85,7 @@ export async function testApp(
     config,
     logs,
     state,
+    closing,
     owner: async (key) => (await auth.verify(`Bearer ${key}`))!,
     call: (method, path, options) =>
       Promise.resolve(app.request(path, requestInit(method, options))),

@@ -192,7 +192,10 @@ Deno.test("POST /v1/images/generations answers with the images the wait delivere
     key: KEY_A,
     body: { ...BODY, response_format: "url" },
   });
-  assert.deepEqual((await url.json()).data[0].url, `http://localhost/v1/images/${image.id}`);
+  assert.match(
+    (await url.json()).data[0].url,
+    new RegExp(`^http://localhost/v1/images/${image.id}\\?expires=\\d+&sig=[0-9a-f]{64}$`),
+  );
 });
 
 Deno.test("POST /v1/images/generations maps a failed job to 500, a cancelled one to 409, a slow one to 202", async () => {
@@ -318,10 +321,36 @@ Deno.test("GET /v1/jobs/{id}/events streams queued, started, steps in order, ima
   ]);
   assert.deepEqual(events[0][1], { position: 0, eta_seconds: null });
   assert.deepEqual(events.filter(([e]) => e === "step").map(([, d]) => d.step), [1, 2, 3]);
-  assert.deepEqual(events[5][1], { index: 0, image_id: "f".repeat(32) });
+  const { url, ...image } = events[5][1];
+  assert.deepEqual(image, { index: 0, image_id: "f".repeat(32) });
+  assert.match(
+    String(url),
+    new RegExp(`^http://localhost/v1/images/${"f".repeat(32)}\\?expires=\\d+&sig=`),
+  );
   assert.equal(events[6][1].status, "succeeded");
   const unknown = await t.call("GET", `/v1/jobs/${"a".repeat(32)}/events`, { key: KEY_A });
   assert.equal(unknown.status, 404);
+});
+
+Deno.test("at the end of a drain an open SSE stream ends with draining and a sync wait answers 202", async () => {
+  const t = await testApp();
+  const job = fakeJob(await t.owner(KEY_A));
+  t.jobs.statuses.set(job.id, statusOf(job));
+  const res = await t.call("GET", `/v1/jobs/${job.id}/events`, { key: KEY_A });
+  const reading = readEvents(res);
+  while (!t.jobs.calls.some(([m]) => m === "subscribe")) await new Promise((r) => setTimeout(r, 5));
+  t.closing.abort();
+  const events = await reading;
+  assert.deepEqual(events.map(([e]) => e), ["queued", "draining"]);
+  assert.deepEqual(events[1][1], {
+    job_id: job.id,
+    status: "queued",
+    status_url: `http://localhost/v1/jobs/${job.id}`,
+  });
+  const sync = await t.call("POST", "/v1/images/generations", { key: KEY_A, body: BODY });
+  assert.equal(sync.status, 202);
+  const [, , options] = t.jobs.calls.find(([m]) => m === "wait")!;
+  assert.ok((options as { signal: AbortSignal }).signal.aborted, "the wait ends with the drain");
 });
 
 Deno.test("/readyz, /healthz, /metrics, /openapi.json and request ids", async () => {

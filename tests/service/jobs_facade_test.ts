@@ -13,7 +13,8 @@ import { cancelJob } from "../../lib/jobs/store.ts";
 import { testWorker } from "./_worker.ts";
 import { testImageMeta, testParams } from "./_params.ts";
 
-const PARAMS = testParams({ steps: 4, n: 2 });
+// At the reference size (1024x1024), so the stub step time applies unscaled.
+const PARAMS = testParams({ steps: 4, n: 2, width: 1024, height: 1024 });
 
 /** A facade over a fresh KV file, with a stub worker that records what it was asked. */
 async function setup(policy: Partial<JobsOptions["policy"]> = {}) {
@@ -85,6 +86,30 @@ facadeTest(
     const full = await s.jobs.submit({ owner: "a", params: PARAMS });
     // Three queued jobs of 2 x 4 steps at 0.5 s per step: one job's worth is 4 s.
     assert.deepEqual(full, { kind: "full", depth: 3, retryAfterSeconds: 4 });
+  },
+);
+
+facadeTest(
+  "ETA and Retry-After scale with image size: a 512x512 step is a quarter of a 1024x1024 one",
+  async (s) => {
+    // Stub step time 0.5 s at 1024x1024; 2 images x 4 steps each job.
+    // Queue order is creation time, then the random id: submit in distinct milliseconds.
+    const tick = () => new Promise((r) => setTimeout(r, 2));
+    const big = await s.submit();
+    await tick();
+    const small = await s.submit({ params: { ...PARAMS, width: 512, height: 512 } });
+    await tick();
+    assert.equal((await s.jobs.view(big, "a"))!.estimate.etaSeconds, 4);
+    // Waits for the big job (4 s), then its own 8 steps at 0.125 s.
+    assert.equal((await s.jobs.view(small, "a"))!.estimate.etaSeconds, 5);
+    const binned = await s.submit({
+      params: { ...PARAMS, width: 512, height: 512, resolutionBinning: true },
+    });
+    // Binning denoises 512x512 at 1024x1024: the full step time.
+    assert.equal((await s.jobs.view(binned, "a"))!.estimate.etaSeconds, 4 + 1 + 4);
+    // The queue (depth 3) is full: one job's worth is the mean, (4 + 1 + 4) / 3 s.
+    const full = await s.jobs.submit({ owner: "a", params: PARAMS });
+    assert.deepEqual(full, { kind: "full", depth: 3, retryAfterSeconds: 3 });
   },
 );
 

@@ -1,7 +1,14 @@
 /** The KV job store, leases, cancellation, retention and queue arithmetic, on an in-memory KV. */
 import assert from "node:assert/strict";
-import { estimate, retryAfterSeconds } from "../../lib/jobs/estimate.ts";
-import { type JobRecord, keys } from "../../lib/jobs/job.ts";
+import {
+  estimate,
+  imageTokens,
+  REFERENCE_TOKENS,
+  retryAfterSeconds,
+  scaledStepSeconds,
+  toReferenceSeconds,
+} from "../../lib/jobs/estimate.ts";
+import { ID_PATTERN, type JobRecord, keys, newId } from "../../lib/jobs/job.ts";
 import {
   claimNext,
   commitUnderLease,
@@ -149,11 +156,13 @@ Deno.test("sweepExpired() deletes expired jobs and images, files included, and k
 });
 
 Deno.test("estimate() gives queue position and ETA from step time; retryAfterSeconds() is at least 1", () => {
-  const queue = [
-    { id: "r", running: true, stepsLeft: 10 },
-    { id: "q1", running: false, stepsLeft: 20 },
-    { id: "q2", running: false, stepsLeft: 30 },
-  ];
+  const work = (id: string, running: boolean, stepsLeft: number) => ({
+    id,
+    running,
+    stepsLeft,
+    tokens: REFERENCE_TOKENS,
+  });
+  const queue = [work("r", true, 10), work("q1", false, 20), work("q2", false, 30)];
   assert.deepEqual(estimate(queue, "r", { stepSeconds: 0.5, concurrency: 1 }), {
     position: null,
     etaSeconds: 5,
@@ -170,7 +179,42 @@ Deno.test("estimate() gives queue position and ETA from step time; retryAfterSec
     position: 0,
     etaSeconds: null,
   });
-  assert.equal(retryAfterSeconds(60, 3, { stepSeconds: 0.5, concurrency: 1 }), 10);
-  assert.equal(retryAfterSeconds(60, 3, { stepSeconds: 0, concurrency: 1 }), 1);
-  assert.equal(retryAfterSeconds(1, 1, { stepSeconds: 0.01, concurrency: 1 }), 1);
+  const three = [work("a", false, 20), work("b", false, 20), work("c", false, 20)];
+  assert.equal(retryAfterSeconds(three, { stepSeconds: 0.5, concurrency: 1 }), 10);
+  assert.equal(retryAfterSeconds(three, { stepSeconds: 0, concurrency: 1 }), 1);
+  assert.equal(retryAfterSeconds([work("a", false, 1)], { stepSeconds: 0.01, concurrency: 1 }), 1);
+});
+
+Deno.test("ETA and Retry-After scale the reference step time with image tokens (H*W/256)", () => {
+  const options = { stepSeconds: 0.8, concurrency: 1 };
+  const at = (size: number) => imageTokens(size, size);
+  assert.equal(at(1024), REFERENCE_TOKENS);
+  assert.equal(at(512), REFERENCE_TOKENS / 4);
+  // The same 10 steps: a 512x512 job takes a quarter of a 1024x1024 one.
+  const big = [{ id: "j", running: false, stepsLeft: 10, tokens: at(1024) }];
+  const small = [{ id: "j", running: false, stepsLeft: 10, tokens: at(512) }];
+  assert.equal(estimate(big, "j", options).etaSeconds, 8);
+  assert.equal(estimate(small, "j", options).etaSeconds, 2);
+  // A small job behind a big one waits for the big one's full time.
+  const mixed = [{ ...big[0], id: "b" }, { ...small[0], id: "s" }];
+  assert.equal(estimate(mixed, "s", options).etaSeconds, 10);
+  assert.equal(retryAfterSeconds(big, options), 8);
+  assert.equal(retryAfterSeconds(small, options), 2);
+  assert.equal(retryAfterSeconds(mixed, options), 5);
+  // A step measured at 512x512 is a 4x longer step at the reference size, and back.
+  assert.equal(toReferenceSeconds(0.2, at(512)), 0.8);
+  assert.equal(scaledStepSeconds(0.8, at(512)), 0.2);
+});
+
+Deno.test("newId() sorts by creation, also within one millisecond and when the clock steps back", () => {
+  const t = Date.now() + 1_000; // ahead of every id made so far in this process
+  const ids = [newId(t), newId(t), newId(t), newId(t - 500), newId(t + 1), newId()];
+  assert.equal(
+    ids[0].slice(0, 12),
+    t.toString(16).padStart(12, "0"),
+    "48 bits of milliseconds first",
+  );
+  for (const id of ids) assert.match(id, ID_PATTERN);
+  assert.deepEqual([...ids].sort(), ids);
+  assert.equal(new Set(ids).size, ids.length);
 });

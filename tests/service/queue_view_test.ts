@@ -3,14 +3,15 @@
  * progress of the running ones), never the whole queue or other job records.
  */
 import assert from "node:assert/strict";
-import { estimate } from "../../lib/jobs/estimate.ts";
+import { estimate, REFERENCE_TOKENS } from "../../lib/jobs/estimate.ts";
 import { type JobRecord, keys } from "../../lib/jobs/job.ts";
 import { claimNext, releaseJob } from "../../lib/jobs/lease.ts";
 import { pendingWork } from "../../lib/jobs/pending.ts";
 import { listQueue, submitJob } from "../../lib/jobs/store.ts";
 import { testParams } from "./_params.ts";
 
-const PARAMS = testParams({ n: 2 });
+// At the reference size (1024x1024), so step times apply unscaled.
+const PARAMS = testParams({ n: 2, width: 1024, height: 1024 });
 const CLAIM = { leaseMs: 60_000, retentionMs: 60_000 };
 
 /** Wraps a KV so that every listed entry and every key read with getMany is recorded. */
@@ -64,13 +65,18 @@ Deno.test("pendingWork() before a job reads only the entries ahead of it, no job
   const t = tracked(kv);
   const ahead = await pendingWork(t.kv, jobs[5]);
   assert.deepEqual(ahead, [
-    { id: jobs[0].id, running: true, stepsLeft: 16 },
-    ...jobs.slice(1, 5).map((j) => ({ id: j.id, running: false, stepsLeft: 20 })),
+    { id: jobs[0].id, running: true, stepsLeft: 16, tokens: REFERENCE_TOKENS },
+    ...jobs.slice(1, 5).map((j) => ({
+      id: j.id,
+      running: false,
+      stepsLeft: 20,
+      tokens: REFERENCE_TOKENS,
+    })),
   ]);
   assert.equal(t.listed.length, 5, "listed the 5 entries ahead, not all 40");
   assert.deepEqual(t.fetched, [keys.progress(jobs[0].id)], "read only the running job's progress");
   assert.deepEqual(ahead, (await pendingWork(kv)).slice(0, 5), "same as the whole-queue read");
-  const self = { id: jobs[5].id, running: false, stepsLeft: 20 };
+  const self = { id: jobs[5].id, running: false, stepsLeft: 20, tokens: REFERENCE_TOKENS };
   assert.deepEqual(estimate([...ahead, self], jobs[5].id, { stepSeconds: 0.5, concurrency: 1 }), {
     position: 4,
     etaSeconds: (16 + 4 * 20 + 20) * 0.5,
@@ -101,7 +107,9 @@ Deno.test("a queue entry from before index values (the id alone) is still claime
   });
   const job = (r as { job: JobRecord }).job;
   await kv.set(keys.queue(job.createdAt, job.id), job.id);
-  assert.deepEqual(await pendingWork(kv), [{ id: job.id, running: false, stepsLeft: 0 }]);
+  assert.deepEqual(await pendingWork(kv), [
+    { id: job.id, running: false, stepsLeft: 0, tokens: REFERENCE_TOKENS },
+  ]);
   const claim = await claimNext(kv, { id: "w", boot: "b" }, CLAIM);
   assert.equal(claim?.job.id, job.id);
   assert.deepEqual((await listQueue(kv))[0], {
@@ -111,6 +119,7 @@ Deno.test("a queue entry from before index values (the id alone) is still claime
     n: 2,
     images: 0,
     steps: 10,
+    tokens: REFERENCE_TOKENS,
     createdAt: job.createdAt,
   });
 });

@@ -75,6 +75,32 @@ Deno.test("worker runs a job: ordered step events, n images with seed + i, resul
   }
 });
 
+Deno.test("worker echoes n distinct seeds near 2^53: (seed + i) mod 2^53, never 2^53-1 as 0", async () => {
+  const s = await setup();
+  try {
+    const max = Number.MAX_SAFE_INTEGER;
+    const top = await s.submit({ seed: max, n: 1, steps: 1 });
+    const wrap = await s.submit({ seed: max - 1, n: 4, steps: 1 });
+    s.worker.start();
+    assert.deepEqual((await s.done(top.id)).images.map((i) => i.seed), [max]);
+    assert.deepEqual((await s.done(wrap.id)).images.map((i) => i.seed), [max - 1, max, 0, 1]);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("worker keeps step time at 1024x1024: a step measured on fewer tokens is scaled up", async () => {
+  const s = await setup();
+  try {
+    s.worker.observeStep(0.25, (512 * 512) / 256);
+    assert.equal(s.worker.stepSeconds(), 1);
+    s.worker.observeStep(1, (1024 * 1024) / 256);
+    assert.equal(s.worker.stepSeconds(), 1);
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("worker records a generator failure on the job with the engine's message", async () => {
   const s = await setup();
   try {
