@@ -335,7 +335,7 @@ Deno.test("a schedule with a webhook destination needs HYDIT_PUBLIC_URL for its 
           HYDIT_WEBHOOK_ALLOW: "127.0.0.1",
         },
       }),
-      /"nightly"\): a webhook destination needs HYDIT_PUBLIC_URL/,
+      /"nightly"\), field "request": a webhook destination needs HYDIT_PUBLIC_URL/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
