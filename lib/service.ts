@@ -196,8 +196,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     : [];
   const webhookAllow = parseWebhookAllow(config.webhookAllow);
   for (const schedule of schedules) {
-    const target = schedule.webhook && await checkWebhookTarget(schedule.webhook, webhookAllow);
-    if (target && !target.ok) {
+    if (schedule.webhook === undefined) continue;
+    const target = await checkWebhookTarget(schedule.webhook, webhookAllow);
+    if (!target.ok) {
       throw new Error(
         `Cannot read schedules file "${config.schedules}", schedule "${schedule.name}": ` +
           `destination.webhook: ${target.reason}`,

@@ -89,7 +89,7 @@ export interface JobRecord {
   webhook?: WebhookStatus;
   /** Name of the schedule that created the job, if any. */
   schedule?: string;
-  /** Origin (scheme://host[:port]) of the request that submitted it: the links of its webhook. */
+  /** Base of the submitting request's links (HYDIT_PUBLIC_URL, else its origin): for its webhook. */
   origin?: string;
   /** Mean measured seconds per denoising step of the last run. */
   stepSeconds?: number;

@@ -41,7 +41,7 @@ export interface Submission {
   webhookUrl?: string;
   /** Name of the schedule that made it. */
   schedule?: string;
-  /** Origin of the submitting request (links in webhook payloads). */
+  /** Base URL of the submitting request's links (kept for webhook payloads). */
   origin?: string;
   /** Client key (scoped by endpoint) and a hash of the request body, for `Idempotency-Key`. */
   idempotency?: { key: string; bodyHash: string };

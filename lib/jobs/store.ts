@@ -31,7 +31,7 @@ export interface SubmitInput {
   params: GenerationParams;
   webhookUrl?: string;
   schedule?: string;
-  /** Origin of the submitting request, kept for the links in webhook payloads. */
+  /** Base URL of the submitting request's links, kept for the links in webhook payloads. */
   origin?: string;
   /** Client key and a hash of the request body, for `Idempotency-Key`. */
   idempotency?: { key: string; bodyHash: string };

@@ -91,7 +91,7 @@ Deno.test("parallel submissions of two owners over 3 KV handles each stop at the
 Deno.test("50 parallel POST /v1/jobs with HYDIT_QUEUE_DEPTH=4 admit 4 and answer 429 to the rest", async () => {
   const server = await startInProcess({
     generator: fakeGenerator(50),
-    env: { HYDIT_QUEUE_DEPTH: "4", HYDIT_GRACE_MS: "100" },
+    env: { HYDIT_QUEUE_DEPTH: "4", HYDIT_GRACE_MS: "4000" },
   });
   try {
     const answers = await Promise.all(
@@ -116,7 +116,7 @@ Deno.test("HYDIT_QUEUE_PER_KEY: 20 parallel POSTs of one key admit 2, with a 429
       HYDIT_API_KEYS: `${KEY_A},${KEY_B}`,
       HYDIT_QUEUE_DEPTH: "10",
       HYDIT_QUEUE_PER_KEY: "2",
-      HYDIT_GRACE_MS: "100",
+      HYDIT_GRACE_MS: "4000",
     },
   });
   try {
