@@ -18,6 +18,7 @@ export interface ServiceMetrics {
   webhooks: Counter;
   scheduleRuns: Counter;
   sweeps: Counter;
+  connTimeouts: Counter;
 }
 
 /** Registers every service metric on `registry` and returns the instruments. */
@@ -54,5 +55,9 @@ export function serviceMetrics(registry: Registry): ServiceMetrics {
       "Schedule slot tries by outcome (queued, queue_full, skipped, failed)",
     ),
     sweeps: registry.counter("hydit_swept_total", "Expired records removed by kind"),
+    connTimeouts: registry.counter(
+      "hydit_connection_timeouts_total",
+      "Connections closed for a slow request head (header) or idleness (idle)",
+    ),
   };
 }
