@@ -11,6 +11,7 @@ const DESCRIPTIONS: Record<number, string> = {
   400: "Invalid request",
   401: "Missing or wrong API key",
   404: "No such resource for this key",
+  408: "Request body not received in time",
   409: "Conflict",
   413: "Body too large",
   415: "Body is not JSON",
