@@ -29,6 +29,7 @@ import {
   type Ctx,
   decodeModel,
   graphIo,
+  type GraphTarget,
   type IoSpec,
   makeCtx,
   openComponentWeights,
@@ -178,13 +179,14 @@ async function writeGraph(
   outDir: string,
   config: Record<string, unknown>,
   precision: Precision,
+  target: GraphTarget,
 ): Promise<Uint8Array> {
   const graph = graphName(name);
   const sink = createFileSink(`${outDir}/${weightsFile(name)}`, weightsFile(name));
   try {
     const g = createGraph(graph, sink);
     try {
-      await RECIPES[name].build(makeCtx(g, ckpt, precision), config);
+      await RECIPES[name].build(makeCtx(g, ckpt, precision, target), config);
     } catch (cause) {
       if (cause instanceof SafetensorsError) throw cause;
       throw new CheckpointFileError(ckpt.path, (cause as Error).message, { cause });
@@ -193,6 +195,7 @@ async function writeGraph(
       builder: `engines/build.ts ${BUILDER_VERSION}`,
       component: name,
       precision,
+      target,
     });
   } finally {
     sink.close();
@@ -202,7 +205,8 @@ async function writeGraph(
 /**
  * Builds one component of the pipeline folder `checkpoint` into `outDir` as `<graph>.onnx` +
  * `<graph>.weights`, checks the written graph's types (and, for fp16, that every normalization
- * runs in fp32), and returns its manifest entry.
+ * runs in fp32), and returns its manifest entry. `target` "tensorrt" keeps to standard ONNX ops
+ * (no ONNX Runtime fused operators) so trtexec can compile the graph.
  */
 export async function buildComponent(
   checkpoint: string,
@@ -210,6 +214,7 @@ export async function buildComponent(
   outDir: string,
   requested: Precision,
   progress: ProgressFn = () => {},
+  target: GraphTarget = "onnxruntime",
 ): Promise<BuiltComponent> {
   const started = performance.now();
   const recipe = RECIPES[name];
@@ -224,7 +229,7 @@ export async function buildComponent(
   const precision = recipe.precisionFor(requested);
   let bytes: Uint8Array;
   try {
-    bytes = await writeGraph(ckpt, name, outDir, config, precision);
+    bytes = await writeGraph(ckpt, name, outDir, config, precision, target);
   } finally {
     ckpt.close();
   }

@@ -198,6 +198,7 @@ export async function runBuild(
         staging,
         opts.precision,
         progress.update,
+        opts.trt || opts.dryRun ? "tensorrt" : "onnxruntime",
       );
       if (opts.verify && !opts.dryRun) await verifyWithRuntime(staging, built.entry, opts.threads);
       components[name] = built.entry;

@@ -6,6 +6,7 @@
  */
 
 import { type BackendPreference, parseBackendPreference } from "./engine/mod.ts";
+import { parseWebhookAllow } from "./jobs/webhook_target.ts";
 
 /** The service's settings, resolved from flags, environment and defaults. */
 export interface Config {
@@ -28,6 +29,8 @@ export interface Config {
   resultsDir: string;
   /** Jobs queued or running beyond which submissions get 429 (`HYDIT_QUEUE_DEPTH`). @default 32 */
   queueDepth: number;
+  /** Jobs queued or running per API key beyond which its submissions get 429; 0: no per-key limit (`HYDIT_QUEUE_PER_KEY`). @default 0 */
+  queuePerKey: number;
   /** Jobs this process runs at once (`HYDIT_CONCURRENCY`). @default 1 */
   concurrency: number;
   /** Lease length of a claimed job, in ms (`HYDIT_LEASE_MS`). @default 30000 */
@@ -60,12 +63,21 @@ export interface Config {
   idleTimeoutMs: number;
   /** HMAC-SHA256 secret for webhook signatures; empty disables webhooks (`HYDIT_WEBHOOK_SECRET`). @default "" */
   webhookSecret: string;
+  /**
+   * Webhook receivers allowed although not public: host names, addresses and CIDR ranges
+   * (`HYDIT_WEBHOOK_ALLOW`, comma-separated). @default []
+   */
+  webhookAllow: string[];
   /** Webhook delivery attempts (`HYDIT_WEBHOOK_ATTEMPTS`). @default 5 */
   webhookAttempts: number;
   /** First webhook retry delay in ms, doubled per attempt (`HYDIT_WEBHOOK_BACKOFF_MS`). @default 1000 */
   webhookBackoffMs: number;
   /** Base URL used in image links; empty means the request's own origin (`HYDIT_PUBLIC_URL`). @default "" */
   publicUrl: string;
+  /** HMAC-SHA256 key of signed image links; empty: a random key per process (`HYDIT_LINK_SECRET`). @default "" */
+  linkSecret: string;
+  /** How long a signed image link opens without a key, in seconds (`HYDIT_LINK_TTL_S`). @default 3600 */
+  linkTtlS: number;
   /** Steps of the warm-up generation at start, 0 to skip (`HYDIT_WARMUP_STEPS`). @default 2 */
   warmupSteps: number;
   /** ONNX Runtime intra-op threads, 0 for its default (`HYDIT_THREADS`). @default 0 */
@@ -77,6 +89,12 @@ export interface Config {
    * `tensorrt` (fail instead of falling back) or `onnx` (`HYDIT_BACKEND`). @default "auto"
    */
   backend: BackendPreference;
+  /**
+   * Host memory for generations in MiB, shared by the jobs that run at once; a size whose
+   * estimated peak does not fit is refused with 413 (`HYDIT_MEMORY_BUDGET_MB`; 0 = the machine's
+   * total memory). @default 0
+   */
+  memoryBudgetMb: number;
   /** Path of the TensorRT FFI shim (`HYDIT_TRT_SHIM`, `--trt-shim`). @default "<repo>/ffi/build/libhydit_trt.so" */
   trtShim: string;
 }
@@ -98,6 +116,7 @@ const SETTINGS: Record<keyof Config, Setting> = {
   schedules: { env: "HYDIT_SCHEDULES", flag: "schedules", kind: "string" },
   resultsDir: { env: "HYDIT_RESULTS_DIR", flag: "results-dir", kind: "string" },
   queueDepth: { env: "HYDIT_QUEUE_DEPTH", flag: "queue-depth", kind: "int", min: 1 },
+  queuePerKey: { env: "HYDIT_QUEUE_PER_KEY", flag: "queue-per-key", kind: "int", min: 0 },
   concurrency: { env: "HYDIT_CONCURRENCY", flag: "concurrency", kind: "int", min: 1, max: 64 },
   leaseMs: { env: "HYDIT_LEASE_MS", flag: "lease-ms", kind: "int", min: 500 },
   pollMs: { env: "HYDIT_POLL_MS", flag: "poll-ms", kind: "int", min: 10 },
@@ -119,6 +138,7 @@ const SETTINGS: Record<keyof Config, Setting> = {
   bodyTimeoutMs: { env: "HYDIT_BODY_TIMEOUT_MS", flag: "body-timeout-ms", kind: "int", min: 0 },
   idleTimeoutMs: { env: "HYDIT_IDLE_TIMEOUT_MS", flag: "idle-timeout-ms", kind: "int", min: 0 },
   webhookSecret: { env: "HYDIT_WEBHOOK_SECRET", flag: "webhook-secret", kind: "string" },
+  webhookAllow: { env: "HYDIT_WEBHOOK_ALLOW", flag: "webhook-allow", kind: "list" },
   webhookAttempts: {
     env: "HYDIT_WEBHOOK_ATTEMPTS",
     flag: "webhook-attempts",
@@ -133,11 +153,19 @@ const SETTINGS: Record<keyof Config, Setting> = {
     min: 1,
   },
   publicUrl: { env: "HYDIT_PUBLIC_URL", flag: "public-url", kind: "string" },
+  linkSecret: { env: "HYDIT_LINK_SECRET", flag: "link-secret", kind: "string" },
+  linkTtlS: { env: "HYDIT_LINK_TTL_S", flag: "link-ttl-s", kind: "int", min: 1 },
   warmupSteps: { env: "HYDIT_WARMUP_STEPS", flag: "warmup-steps", kind: "int", min: 0, max: 200 },
   threads: { env: "HYDIT_THREADS", flag: "threads", kind: "int", min: 0, max: 256 },
   logLevel: { env: "HYDIT_LOG_LEVEL", flag: "log-level", kind: "string" },
   backend: { env: "HYDIT_BACKEND", flag: "backend", kind: "string" },
   trtShim: { env: "HYDIT_TRT_SHIM", flag: "trt-shim", kind: "string" },
+  memoryBudgetMb: {
+    env: "HYDIT_MEMORY_BUDGET_MB",
+    flag: "memory-budget-mb",
+    kind: "int",
+    min: 0,
+  },
 };
 
 function defaults(): Config {
@@ -150,6 +178,7 @@ function defaults(): Config {
     schedules: "",
     resultsDir: "data/results",
     queueDepth: 32,
+    queuePerKey: 0,
     concurrency: 1,
     leaseMs: 30_000,
     pollMs: 1000,
@@ -166,14 +195,18 @@ function defaults(): Config {
     bodyTimeoutMs: 30_000,
     idleTimeoutMs: 30_000,
     webhookSecret: "",
+    webhookAllow: [],
     webhookAttempts: 5,
     webhookBackoffMs: 1000,
     publicUrl: "",
+    linkSecret: "",
+    linkTtlS: 3600,
     warmupSteps: 2,
     threads: 0,
     logLevel: "info",
     backend: "auto",
     trtShim: new URL("../ffi/build/libhydit_trt.so", import.meta.url).pathname,
+    memoryBudgetMb: 0,
   };
 }
 
@@ -234,6 +267,7 @@ export function loadConfig(
     throw new TypeError(`Cannot read setting HYDIT_LOG_LEVEL: "${result.logLevel}" is not a level`);
   }
   result.backend = parseBackendPreference(result.backend);
+  parseWebhookAllow(result.webhookAllow);
   if (result.minSide > result.maxSide) {
     throw new RangeError("Cannot read settings: HYDIT_MIN_SIDE is larger than HYDIT_MAX_SIDE");
   }

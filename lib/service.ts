@@ -12,16 +12,17 @@ import { ManifestError, probeBackend, readManifest } from "./engine/mod.ts";
 import {
   createApp,
   createAuthenticator,
+  createLinkSigner,
   createRegistry,
-  finishedStatus,
   generationRequestSchema,
-  jobView,
   type Phase,
   serveGuarded,
   toParams,
   validationError,
+  webhookBody,
 } from "./http/mod.ts";
 import {
+  checkWebhookTarget,
   createDeliveryLoop,
   createJobEvents,
   createJobs,
@@ -32,8 +33,10 @@ import {
   imageTokens,
   loadSchedules,
   openResultsStore,
+  parseWebhookAllow,
   pendingWork,
   registerSchedules,
+  resolveBudgetMiB,
   type Schedule,
   sweepExpired,
   threadedPipeline,
@@ -108,7 +111,15 @@ function scheduleParser(config: Config, model: ModelCard) {
     if (!result.success) throw validationError(result.error);
     const parsed = toParams(result.data, config, model.defaults);
     if (parsed.webhook !== undefined && config.webhookSecret === "") {
-      throw new Error("a webhook destination needs HYDIT_WEBHOOK_SECRET");
+      throw Object.assign(new Error("a webhook destination needs HYDIT_WEBHOOK_SECRET"), {
+        field: "webhook_url",
+      });
+    }
+    if (parsed.webhook !== undefined && config.publicUrl === "") {
+      throw new Error(
+        "a webhook destination needs HYDIT_PUBLIC_URL (a scheduled job has no request origin for " +
+          "the links in its payload)",
+      );
     }
     return parsed;
   };
@@ -156,6 +167,20 @@ export async function readModelCard(engines: string): Promise<ModelCard> {
   }
 }
 
+/** MiB of the ONNX weights files an engine folder's manifest lists (0 without a manifest). */
+async function onnxWeightsMiB(engines: string): Promise<number> {
+  try {
+    const files = Object.entries((await readManifest(engines)).files);
+    const bytes = files.filter(([rel]) => rel.endsWith(".weights")).reduce(
+      (sum, [, f]) => sum + f.bytes,
+      0,
+    );
+    return Math.ceil(bytes / 2 ** 20);
+  } catch {
+    return 0;
+  }
+}
+
 /** Starts the service; resolves once it listens (the model keeps loading in the background). */
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const log = options.log ?? createLogger(config.logLevel);
@@ -174,6 +199,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const schedules: Schedule[] = config.schedules
     ? await loadSchedules(config.schedules, scheduleParser(config, model))
     : [];
+  const webhookAllow = parseWebhookAllow(config.webhookAllow);
+  for (const schedule of schedules) {
+    const target = schedule.webhook && await checkWebhookTarget(schedule.webhook, webhookAllow);
+    if (target && !target.ok) {
+      throw new Error(
+        `Cannot read schedules file "${config.schedules}", schedule "${schedule.name}": ` +
+          `destination.webhook: ${target.reason}`,
+      );
+    }
+  }
   const kv = await openKv(config.kvPath);
   const results = await openResultsStore(config.resultsDir);
   const events = createJobEvents();
@@ -190,20 +225,17 @@ export async function startService(config: Config, options: ServiceOptions = {})
   let info: GeneratorInfo | null = null;
   let worker: Worker | null = null;
 
-  const publicBase = config.publicUrl !== ""
-    ? config.publicUrl.replace(/\/+$/, "")
-    : `http://localhost:${config.port}`;
-
   // Deliveries are durable KV records (written when a job ends); this process delivers its share.
   const deliveries: DeliveryLoop | null = config.webhookSecret === "" ? null : createDeliveryLoop({
     kv,
     log,
     worker: config.workerId,
     secret: config.webhookSecret,
+    allow: webhookAllow,
     attempts: config.webhookAttempts,
     backoffMs: config.webhookBackoffMs,
     pollMs: config.pollMs,
-    render: (job) => ({ type: `job.${job.state}`, job: jobView(publicBase, finishedStatus(job)) }),
+    render: (job) => webhookBody(config.publicUrl, job),
     observe: (kind) => m.webhooks.inc({ result: kind }),
   });
   deliveries?.start();
@@ -219,7 +251,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
       cancelLocal: (id) => worker?.cancelLocal(id) ?? false,
       stepSeconds: () => worker?.stepSeconds() ?? 0,
     },
-    policy: { queueDepth: config.queueDepth, retentionMs, concurrency: config.concurrency },
+    policy: {
+      queueDepth: config.queueDepth,
+      queuePerKey: config.queuePerKey,
+      retentionMs,
+      concurrency: config.concurrency,
+    },
     schedules,
     onFinished,
   });
@@ -239,12 +276,20 @@ export async function startService(config: Config, options: ServiceOptions = {})
     model,
     jobs,
     auth,
+    // Without a configured secret, links signed here open only on this process.
+    links: createLinkSigner(config.linkSecret || crypto.randomUUID(), config.linkTtlS),
     log,
     registry,
     generatorInfo: () => info,
     phase: () => phase,
     startupError: () => startupError,
     closing: closing.signal,
+    memory: {
+      budgetMiB: resolveBudgetMiB(config.memoryBudgetMb),
+      concurrency: config.concurrency,
+      onnxWeightsMiB: await onnxWeightsMiB(config.engines),
+      backend: () => info?.backend ?? null,
+    },
   });
 
   // Deno.serve behind a relay that times out slow request heads and idle keep-alive connections.
@@ -302,7 +347,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       log("info", "warm-up done", { seconds: (performance.now() - t1) / 1000 });
     }
     if (phase !== "starting") return;
-    worker.start();
+    // Crons first: a registration that fails leaves a failed process that never started its worker.
     registerSchedules(schedules, {
       kv,
       worker: config.workerId,
@@ -323,6 +368,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       },
       observe: (schedule, result) => m.scheduleRuns.inc({ schedule: schedule.name, result }),
     });
+    worker.start();
     phase = "ready";
     log("info", "ready", { schedules: schedules.map((s) => s.name) });
   }

@@ -16,8 +16,11 @@ import { COMPONENT_NAMES, GRAPH_NAMES } from "./components.ts";
 export const MANIFEST_FORMAT = "hunyuandit-engines";
 /** Schema version; bump on incompatible changes. */
 export const MANIFEST_VERSION = 1;
-/** Version of engines/build.ts recorded in each manifest. */
-export const BUILDER_VERSION = "1.0.0";
+/**
+ * Version of engines/build.ts recorded in each manifest; a change rebuilds the bundled engines.
+ * 1.1.0: fused attention, RoPE and bias+GELU on the ONNX Runtime profile; Q pre-scaled for TensorRT.
+ */
+export const BUILDER_VERSION = "1.1.0";
 
 const ioSchema = z.object({
   name: z.string().min(1),

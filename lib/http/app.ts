@@ -12,6 +12,7 @@ import { jsonBody } from "./body.ts";
 import type { App, AppDeps, AppEnv } from "./deps.ts";
 import { errorBody, errorResponse, HttpError, validationError } from "./errors.ts";
 import { parseHost } from "./host.ts";
+import { isSignedImageRequest } from "./links.ts";
 import { mountEventRoutes } from "./sse.ts";
 import { mountGenerationRoutes } from "./routes_generations.ts";
 import { mountImageRoutes } from "./routes_images.ts";
@@ -76,6 +77,8 @@ export function createApp(deps: AppDeps): App {
   });
 
   api.use("/v1/*", async (c, next) => {
+    // A signed image link carries its own authorization; the image route checks it.
+    if (isSignedImageRequest(c.req.method, c.req.url)) return await next();
     const owner = await deps.auth.verify(c.req.header("authorization"));
     if (owner === null) {
       throw new HttpError(

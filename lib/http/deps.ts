@@ -7,9 +7,10 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Config } from "../config.ts";
 import type { ModelCard } from "../diffusion/mod.ts";
-import type { GeneratorInfo, Jobs } from "../jobs/mod.ts";
+import type { GeneratorInfo, Jobs, MemoryPolicy } from "../jobs/mod.ts";
 import type { Log } from "../log.ts";
 import type { Authenticator } from "./auth.ts";
+import type { LinkSigner } from "./links.ts";
 import type { Registry } from "./metrics.ts";
 
 /** Lifecycle of the process as `/readyz` reports it. */
@@ -22,6 +23,8 @@ export interface AppDeps {
   model: ModelCard;
   jobs: Jobs;
   auth: Authenticator;
+  /** Signs the image links of responses and checks signed image requests. */
+  links: LinkSigner;
   log: Log;
   registry: Registry;
   /** The loaded model, or null while starting. */
@@ -31,6 +34,8 @@ export interface AppDeps {
   startupError: () => string | null;
   /** Aborted at the end of a drain: open SSE streams send `draining` and end, sync waits answer 202. */
   closing: AbortSignal;
+  /** Memory admission of image sizes; absent, every size within the limits is accepted. */
+  memory?: MemoryPolicy;
 }
 
 /** Per-request variables set by middleware. */

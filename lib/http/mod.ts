@@ -9,6 +9,7 @@ export { createApp } from "./app.ts";
 export { type ConnTimeouts, type GuardedServer, serveGuarded } from "./conn_guard.ts";
 export { type Authenticator, createAuthenticator } from "./auth.ts";
 export type { App, AppDeps, AppEnv, Phase } from "./deps.ts";
+export { createLinkSigner, type LinkSigner } from "./links.ts";
 export { HttpError, validationError } from "./errors.ts";
 export {
   type Counter,
@@ -19,4 +20,4 @@ export {
 } from "./metrics.ts";
 export { toParams } from "./params.ts";
 export { type GenerationRequest, generationRequestSchema, type Limits } from "./schemas.ts";
-export { finishedStatus, jobView } from "./views.ts";
+export { jobView, webhookBody } from "./views.ts";

@@ -10,6 +10,7 @@ import { ErrorSchema } from "./schemas.ts";
 const DESCRIPTIONS: Record<number, string> = {
   400: "Invalid request",
   401: "Missing or wrong API key",
+  403: "Image link tampered with or expired",
   404: "No such resource for this key",
   408: "Request body not received in time",
   409: "Conflict",

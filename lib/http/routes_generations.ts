@@ -26,7 +26,7 @@ async function imageData(
   for (const ref of job.images) {
     const item = { seed: ref.seed, width: ref.width, height: ref.height };
     if (!how.inline) {
-      data.push({ ...item, url: imageUrl(how.base, ref.id) });
+      data.push({ ...item, url: imageUrl(how.base, ref.id, deps.links) });
       continue;
     }
     const bytes = how.bytes.get(ref.id) ?? await (await deps.jobs.readImage(ref.id, owner))?.read();
@@ -76,7 +76,10 @@ export function mountGenerationRoutes(api: App, deps: AppDeps): void {
       });
       if (!job || !isTerminal(job.state)) {
         c.header("Location", `${base}/v1/jobs/${submitted.id}`);
-        return c.json(jobView(base, await visibleStatus(deps, submitted.id, owner)), 202);
+        return c.json(
+          jobView(base, await visibleStatus(deps, submitted.id, owner), deps.links),
+          202,
+        );
       }
       if (job.state === "failed") {
         throw new HttpError(

@@ -1,6 +1,7 @@
 /**
  * `GET /v1/images/{id}`: image bytes from the results store, with content type, ETag and private
- * immutable caching until the image expires.
+ * immutable caching until the image expires. A signed link (`?expires=..&sig=..`, links.ts) opens
+ * without a key; a tampered or expired one is a 403.
  *
  * @module
  */
@@ -9,7 +10,7 @@ import { CONTENT_TYPES } from "../image/mod.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { errorResponses } from "./openapi_util.ts";
-import { IdParam } from "./schemas.ts";
+import { IdParam, SignedLinkQuery } from "./schemas.ts";
 
 /** Mounts the image route. */
 export function mountImageRoutes(api: App, deps: AppDeps): void {
@@ -20,7 +21,7 @@ export function mountImageRoutes(api: App, deps: AppDeps): void {
       path: "/v1/images/{id}",
       summary: "Image bytes",
       security: [{ bearer: [] }],
-      request: { params: IdParam },
+      request: { params: IdParam, query: SignedLinkQuery },
       responses: {
         200: {
           description: "The image",
@@ -31,12 +32,25 @@ export function mountImageRoutes(api: App, deps: AppDeps): void {
           },
         },
         304: { description: "Not modified (If-None-Match)" },
-        ...errorResponses(400, 401, 404),
+        ...errorResponses(400, 401, 403, 404),
       },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const image = await deps.jobs.readImage(id, c.get("owner"));
+      const { expires, sig } = c.req.valid("query");
+      const signed = expires !== undefined || sig !== undefined;
+      if (signed) {
+        const check = deps.links.verify(id, expires ?? "", sig ?? "");
+        if (check !== "ok") {
+          const why = check === "expired"
+            ? "This image link has expired: fetch the job again for a fresh link"
+            : "This image link's signature is not valid: use the link exactly as the API gave it";
+          throw new HttpError(403, check === "expired" ? "link_expired" : "bad_signature", why, {
+            field: check === "expired" ? "expires" : "sig",
+          });
+        }
+      }
+      const image = await deps.jobs.readImage(id, signed ? null : c.get("owner"));
       if (!image) {
         throw new HttpError(404, "not_found", `No image "${id}" for this API key`, { field: "id" });
       }

@@ -1,5 +1,6 @@
 /**
- * Job routes: `POST /v1/jobs` (202), `GET /v1/jobs/{id}` and `DELETE /v1/jobs/{id}`.
+ * Job routes: `POST /v1/jobs` (202), `GET /v1/jobs` (the key's jobs, newest first, by cursor),
+ * `GET /v1/jobs/{id}` and `DELETE /v1/jobs/{id}`.
  *
  * @module
  */
@@ -8,7 +9,7 @@ import type { JobStatus } from "../jobs/mod.ts";
 import type { App, AppDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 import { baseUrl, errorResponses } from "./openapi_util.ts";
-import { creationRequest, IdParam, JobSchema } from "./schemas.ts";
+import { creationRequest, IdParam, JobListQuery, JobListSchema, JobSchema } from "./schemas.ts";
 import { submitFromRequest } from "./submit.ts";
 import { jobView } from "./views.ts";
 
@@ -56,7 +57,42 @@ export function mountJobRoutes(api: App, deps: AppDeps): void {
       const base = baseUrl(c, deps);
       c.header("Location", `${base}/v1/jobs/${job.id}`);
       if (replayed) c.header("Idempotent-Replayed", "true");
-      return c.json(jobView(base, await visibleStatus(deps, job.id, c.get("owner"))), 202);
+      return c.json(
+        jobView(base, await visibleStatus(deps, job.id, c.get("owner")), deps.links),
+        202,
+      );
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/jobs",
+      summary: "This key's recent jobs, newest first (cursor pagination)",
+      security,
+      request: { query: JobListQuery },
+      responses: {
+        200: {
+          description: "One page of jobs",
+          content: { "application/json": { schema: JobListSchema } },
+        },
+        ...errorResponses(400, 401),
+      },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      const page = await deps.jobs.list(c.get("owner"), { limit: limit ?? 20, cursor });
+      if (!page) {
+        throw new HttpError(400, "invalid_request", "cursor: not a cursor from this listing", {
+          field: "cursor",
+        });
+      }
+      const base = baseUrl(c, deps);
+      return c.json({
+        object: "list" as const,
+        data: page.jobs.map((status) => jobView(base, status, deps.links)),
+        next_cursor: page.cursor,
+      }, 200);
     },
   );
 
@@ -74,7 +110,10 @@ export function mountJobRoutes(api: App, deps: AppDeps): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      return c.json(jobView(baseUrl(c, deps), await visibleStatus(deps, id, c.get("owner"))), 200);
+      return c.json(
+        jobView(baseUrl(c, deps), await visibleStatus(deps, id, c.get("owner")), deps.links),
+        200,
+      );
     },
   );
 
@@ -101,7 +140,10 @@ export function mountJobRoutes(api: App, deps: AppDeps): void {
         throw new HttpError(404, "not_found", `No job "${id}" for this API key`, { field: "id" });
       }
       deps.log("info", "job cancel", { job: id, outcome, request_id: c.get("requestId") });
-      return c.json(jobView(baseUrl(c, deps), await visibleStatus(deps, id, owner)), 202);
+      return c.json(
+        jobView(baseUrl(c, deps), await visibleStatus(deps, id, owner), deps.links),
+        202,
+      );
     },
   );
 }

@@ -7,6 +7,7 @@
 import { z } from "@hono/zod-openapi";
 import { binResolution, type ModelDefaults, SAMPLERS } from "../diffusion/mod.ts";
 import { IMAGE_FORMATS } from "../image/mod.ts";
+import { webhookUrlProblem } from "../jobs/mod.ts";
 
 /** Configured bounds of a generation request. */
 export interface Limits {
@@ -88,10 +89,14 @@ export function generationRequestSchema(limits: Limits, defaults: ModelDefaults)
       .openapi({
         description: "Snap the size to the closest of the 10 trained sizes. Default false.",
       }),
-    webhook_url: z.string().max(2048).url().optional().refine(
-      (u) => u === undefined || /^https?:\/\//i.test(u),
-      { message: "webhook_url must be an http or https URL" },
-    ).openapi({ description: "Receives a signed POST when the job ends." }),
+    webhook_url: z.string().max(2048).url().optional().superRefine((url, ctx) => {
+      const problem = url === undefined ? null : webhookUrlProblem(url);
+      if (problem) ctx.addIssue({ code: "custom", message: `webhook_url ${problem}` });
+    }).openapi({
+      description:
+        "Receives a signed POST when the job ends: http(s), no credentials, a public address " +
+        "(or one allowed by HYDIT_WEBHOOK_ALLOW).",
+    }),
     model: z.string().max(128).optional()
       .openapi({ description: "Accepted for OpenAI compatibility and ignored." }),
     user: z.string().max(256).optional()
@@ -145,6 +150,18 @@ export const IdParam = z.object({
   }),
 });
 
+/** The query of a signed image link (links.ts): both or neither. */
+export const SignedLinkQuery = z.object({
+  expires: z.string().max(16).optional().openapi({
+    param: { name: "expires", in: "query" },
+    description: "Signed link: Unix seconds until which it opens without a key.",
+  }),
+  sig: z.string().max(128).optional().openapi({
+    param: { name: "sig", in: "query" },
+    description: "Signed link: hex HMAC-SHA256 of `<id>.<expires>`.",
+  }),
+});
+
 /** The optional idempotency header. */
 export const IdempotencyHeader = z.object({
   "idempotency-key": z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/).optional().openapi({
@@ -193,11 +210,29 @@ export const JobSchema = z.object({
     delivered: z.boolean(),
     status: z.enum(["pending", "delivered", "failed"]),
     next_attempt_at: z.string().nullable(),
-    last_status: z.number().int().nullable(),
-    last_error: z.string().nullable(),
   }).nullable(),
   links: z.object({ self: z.string(), events: z.string(), cancel: z.string() }),
 }).openapi("Job");
+
+/** The query of `GET /v1/jobs`. */
+export const JobListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).optional().openapi({
+    param: { name: "limit", in: "query" },
+    description: "Jobs per page, 1..100. Default 20.",
+  }),
+  cursor: z.string().min(1).max(512).optional().openapi({
+    param: { name: "cursor", in: "query" },
+    description: "`next_cursor` of the previous page.",
+  }),
+});
+
+/** `GET /v1/jobs`: one page of the caller's jobs, newest first. */
+export const JobListSchema = z.object({
+  object: z.literal("list"),
+  data: z.array(JobSchema),
+  next_cursor: z.string().nullable()
+    .openapi({ description: "Pass as `cursor` for the next page; null on the last page." }),
+}).openapi("JobList");
 
 /** A job as the API shows it (the body of `GET /v1/jobs/{id}`). */
 export type JobView = z.infer<typeof JobSchema>;

@@ -14,7 +14,7 @@ import type { App, AppDeps } from "./deps.ts";
 import { baseUrl, errorResponses } from "./openapi_util.ts";
 import { visibleStatus } from "./routes_jobs.ts";
 import { IdParam } from "./schemas.ts";
-import { jobView } from "./views.ts";
+import { imageUrl, jobView } from "./views.ts";
 
 const POLL_MS = 500;
 const KEEPALIVE_MS = 15_000;
@@ -79,14 +79,14 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
         const stepKey = (image: number, step: number) => image * 1_000_000 + step;
         const terminal = async () => {
           const status = await deps.jobs.view(id, owner);
-          if (status) await send(status.job.state, jobView(base, status));
+          if (status) await send(status.job.state, jobView(base, status, deps.links));
         };
         try {
           // Subscribed first, so no event between this read and the stream is lost.
           const first = await deps.jobs.view(id, owner);
           if (!first) return;
           if (first.job.state === "queued") {
-            const view = jobView(base, first);
+            const view = jobView(base, first, deps.links);
             await send("queued", { position: view.queue_position, eta_seconds: view.eta_seconds });
           }
           let lastPoll = 0;
@@ -102,7 +102,11 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
                 lastStep = stepKey(event.image, event.step);
                 await send("step", event);
               } else if (event.type === "image") {
-                await send("image", { index: event.index, image_id: event.imageId });
+                await send("image", {
+                  index: event.index,
+                  image_id: event.imageId,
+                  url: imageUrl(base, event.imageId, deps.links),
+                });
               } else {
                 await terminal();
                 return;

@@ -1,15 +1,22 @@
 /**
  * Shared by both creation endpoints: readiness, the request's generation parameters, the webhook
- * and idempotency checks, and the HTTP answer to each submission outcome (409, 429 with
- * Retry-After).
+ * checks (signing secret, a public or allowed target), idempotency, memory admission of the size
+ * (413), and the HTTP answer to each submission outcome (409, 429 with Retry-After for a full queue
+ * or a key over its share).
  *
  * @module
  */
 import type { Context } from "hono";
 import { hex } from "../bytes.ts";
-import type { JobRecord } from "../jobs/mod.ts";
+import {
+  checkWebhookTarget,
+  type JobRecord,
+  memoryRefusal,
+  parseWebhookAllow,
+} from "../jobs/mod.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import { HttpError } from "./errors.ts";
+import { baseUrl } from "./openapi_util.ts";
 import { toParams } from "./params.ts";
 import type { GenerationRequest } from "./schemas.ts";
 
@@ -52,6 +59,9 @@ export async function submitFromRequest(
 ): Promise<{ job: JobRecord; replayed: boolean }> {
   requireReady(deps);
   const parsed = toParams(body, deps.config, deps.model.defaults);
+  const tooLarge = deps.memory &&
+    memoryRefusal(deps.memory, parsed.params.width, parsed.params.height);
+  if (tooLarge) throw new HttpError(413, "image_too_large", tooLarge.message, { field: "size" });
   if (parsed.webhook !== undefined && deps.config.webhookSecret === "") {
     throw new HttpError(
       400,
@@ -60,9 +70,21 @@ export async function submitFromRequest(
       { field: "webhook_url" },
     );
   }
+  if (parsed.webhook !== undefined) {
+    const target = await checkWebhookTarget(
+      parsed.webhook,
+      parseWebhookAllow(deps.config.webhookAllow),
+    );
+    if (!target.ok) {
+      throw new HttpError(400, "webhook_refused", `webhook_url: ${target.reason}`, {
+        field: "webhook_url",
+      });
+    }
+  }
   const result = await deps.jobs.submit({
     owner: c.get("owner"),
     params: parsed.params,
+    origin: baseUrl(c, deps),
     ...(parsed.webhook ? { webhookUrl: parsed.webhook } : {}),
     ...(idempotencyKey
       ? {
@@ -85,6 +107,14 @@ export async function submitFromRequest(
         429,
         "queue_full",
         `Queue is full (${result.depth} jobs): retry after ${result.retryAfterSeconds} s`,
+        { headers: { "Retry-After": String(result.retryAfterSeconds) } },
+      );
+    case "owner_full":
+      throw new HttpError(
+        429,
+        "key_queue_full",
+        `This API key has ${result.queued} jobs queued or running, its limit ` +
+          `(HYDIT_QUEUE_PER_KEY=${result.limit}): retry after ${result.retryAfterSeconds} s`,
         { headers: { "Retry-After": String(result.retryAfterSeconds) } },
       );
     case "replayed":

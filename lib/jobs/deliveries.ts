@@ -106,7 +106,7 @@ export async function claimDueDeliveries(
   return claims;
 }
 
-/** The job's webhook status after an attempt. */
+/** The job's webhook status after an attempt (coarse: the receiver's answer is only logged). */
 function statusAfter(delivery: WebhookDelivery, outcome: AttemptOutcome): WebhookStatus {
   return {
     url: delivery.url,
@@ -114,8 +114,6 @@ function statusAfter(delivery: WebhookDelivery, outcome: AttemptOutcome): Webhoo
     delivered: outcome.kind === "delivered",
     state: outcome.kind === "retry" ? "pending" : outcome.kind,
     ...(outcome.kind === "retry" ? { nextAttemptAt: outcome.at } : {}),
-    ...(outcome.status !== undefined ? { lastStatus: outcome.status } : {}),
-    ...("error" in outcome && outcome.error !== undefined ? { lastError: outcome.error } : {}),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
- * The webhook delivery loop: claims due deliveries from KV (see deliveries.ts), POSTs each signed, and
- * records the attempt: delivered, retried after an exponential backoff kept in KV, or given up after
- * the configured attempts (or at once on a non-retryable status). Any process on the KV runs one;
+ * The webhook delivery loop: claims due deliveries from KV (see deliveries.ts), checks the target
+ * again (a host that now resolves to a non-public address is refused: a failed attempt), POSTs each
+ * signed, and records the attempt: delivered, retried after an exponential backoff kept in KV, or
+ * given up after the configured attempts (or at once on a non-retryable status). Any process on the KV runs one;
  * a restart resumes whatever is pending. Delivery is at least once: receivers dedupe on `webhook-id`.
  *
  * @module
@@ -16,7 +17,8 @@ import {
 import type { Log } from "../log.ts";
 import type { JobRecord } from "./job.ts";
 import { getJob } from "./store.ts";
-import { retryDelayMs, sendWebhook } from "./webhook.ts";
+import { retryDelayMs, type SendResult, sendWebhook } from "./webhook.ts";
+import { checkWebhookTarget, type WebhookAllow } from "./webhook_target.ts";
 
 /** Everything the loop needs. */
 export interface DeliveryLoopOptions {
@@ -25,6 +27,8 @@ export interface DeliveryLoopOptions {
   /** Worker id recorded on claims. */
   worker: string;
   secret: string;
+  /** Non-public receivers allowed (every attempt checks its target again: DNS can change). */
+  allow: WebhookAllow;
   /** Attempts in total per delivery. */
   attempts: number;
   /** Delay after the first failed attempt, doubled after each further one. */
@@ -74,7 +78,10 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
       };
     } else {
       const body = JSON.stringify(options.render(job));
-      const sent = await sendWebhook(d.url, d.eventId, body, { secret: options.secret, timeoutMs });
+      const target = await checkWebhookTarget(d.url, options.allow);
+      const sent: SendResult = target.ok
+        ? await sendWebhook(d.url, d.eventId, body, { secret: options.secret, timeoutMs })
+        : { ok: false, retryable: target.retryable, error: `not sent: ${target.reason}` };
       const detail = {
         ...(sent.status !== undefined ? { status: sent.status } : {}),
         ...(sent.error !== undefined ? { error: sent.error } : {}),

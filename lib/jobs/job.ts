@@ -58,7 +58,10 @@ export interface JobError {
 /** Where a job's webhook stands: pending until the job ends and a delivery succeeds or gives up. */
 export type WebhookState = "pending" | "delivered" | "failed";
 
-/** Outcome of webhook delivery for a job, updated after every attempt. */
+/**
+ * Outcome of webhook delivery for a job, updated after every attempt: a coarse state only. What the
+ * receiver answered (status, error) goes to the log, never to the record a client reads.
+ */
 export interface WebhookStatus {
   url: string;
   attempts: number;
@@ -66,8 +69,6 @@ export interface WebhookStatus {
   state: WebhookState;
   /** When the next attempt is due (while pending after a failed attempt). */
   nextAttemptAt?: number;
-  lastStatus?: number;
-  lastError?: string;
 }
 
 /** The job record (`["jobs", id]`). */
@@ -86,6 +87,8 @@ export interface JobRecord {
   webhook?: WebhookStatus;
   /** Name of the schedule that created the job, if any. */
   schedule?: string;
+  /** Origin (scheme://host[:port]) of the request that submitted it: the links of its webhook. */
+  origin?: string;
   /** Mean measured seconds per denoising step of the last run. */
   stepSeconds?: number;
   /** Milliseconds spent generating, over all attempts. */
@@ -117,6 +120,8 @@ export interface Lease {
  */
 export interface QueueValue {
   id: string;
+  /** The job's owner, for the per-key limit (absent in entries written before it existed). */
+  owner?: string;
   running: boolean;
   /** Images requested, images stored, and denoising steps per image. */
   n: number;
@@ -130,6 +135,7 @@ export interface QueueValue {
 export function queueValue(job: JobRecord): QueueValue {
   return {
     id: job.id,
+    owner: job.owner,
     running: job.state === "running",
     n: job.params.n,
     images: job.images.length,
@@ -153,6 +159,16 @@ export const keys = {
   cancel: (id: string): Deno.KvKey => ["cancel", id],
   queue: (createdAt: number, id: string): Deno.KvKey => ["queue", createdAt, id],
   queuePrefix: ["queue"] as Deno.KvKey,
+  /** Rewritten by every submission: its versionstamp serializes admission (see store.ts). */
+  admission: ["admission"] as Deno.KvKey,
+  /** An owner's jobs by creation time (`GET /v1/jobs`), written with the job, removed by the sweeper. */
+  ownerJob: (owner: string, createdAt: number, id: string): Deno.KvKey => [
+    "owner_jobs",
+    owner,
+    createdAt,
+    id,
+  ],
+  ownerJobsPrefix: (owner: string): Deno.KvKey => ["owner_jobs", owner],
   image: (id: string): Deno.KvKey => ["images", id],
   idempotency: (owner: string, key: string): Deno.KvKey => ["idem", owner, key],
   expiry: (at: number, kind: "job" | "image", id: string): Deno.KvKey => ["expiry", at, kind, id],
@@ -167,9 +183,23 @@ export const keys = {
 /** Shape of every job and image id: 32 lowercase hex digits. */
 export const ID_PATTERN = /^[0-9a-f]{32}$/;
 
-/** A fresh random id (128 bits, hex). */
-export function newId(): string {
-  return hex(crypto.getRandomValues(new Uint8Array(16)));
+let lastMs = 0;
+let sequence = 0;
+
+/**
+ * A fresh id (128 bits, hex) that sorts by creation within a process: 48 bits of milliseconds, a 16-bit
+ * sequence within the millisecond, 64 random bits. Queue keys tie-break on it, so same-millisecond jobs
+ * keep their submission order.
+ */
+export function newId(now: number = Date.now()): string {
+  if (now > lastMs) [lastMs, sequence] = [now, 0];
+  else sequence = (sequence + 1) & 0xffff;
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const view = new DataView(bytes.buffer);
+  view.setUint16(0, Math.floor(lastMs / 2 ** 32) & 0xffff);
+  view.setUint32(2, lastMs >>> 0);
+  view.setUint16(6, sequence);
+  return hex(bytes);
 }
 
 /** True for succeeded, failed and cancelled. */

@@ -22,7 +22,14 @@ import { withKvRetry } from "./kv_retry.ts";
 import { pendingWork, workOf } from "./pending.ts";
 import type { ResultsStore } from "./results.ts";
 import { nextRunOf, type Schedule, type ScheduleState, scheduleStates } from "./schedules.ts";
-import { cancelJob, type CancelResult, getJobSnapshot, listQueue, submitJob } from "./store.ts";
+import {
+  cancelJob,
+  type CancelResult,
+  getJobSnapshot,
+  listOwnerJobs,
+  listQueue,
+  submitJob,
+} from "./store.ts";
 import { waitForJob, type WaitOptions, type WaitResult } from "./wait.ts";
 
 /** A new job as a client or a schedule asks for it. */
@@ -33,6 +40,8 @@ export interface Submission {
   webhookUrl?: string;
   /** Name of the schedule that made it. */
   schedule?: string;
+  /** Origin of the submitting request (links in webhook payloads). */
+  origin?: string;
   /** Client key (scoped by endpoint) and a hash of the request body, for `Idempotency-Key`. */
   idempotency?: { key: string; bodyHash: string };
 }
@@ -42,7 +51,8 @@ export type SubmitOutcome =
   | { kind: "created"; job: JobRecord }
   | { kind: "replayed"; job: JobRecord }
   | { kind: "conflict"; jobId: string }
-  | { kind: "full"; depth: number; retryAfterSeconds: number };
+  | { kind: "full"; depth: number; retryAfterSeconds: number }
+  | { kind: "owner_full"; queued: number; limit: number; retryAfterSeconds: number };
 
 /** A job as its owner sees it: the record, live progress while it runs, and its queue estimate. */
 export interface JobStatus {
@@ -55,6 +65,12 @@ export interface JobStatus {
 export interface ImageRead {
   meta: ImageMeta;
   read(): Promise<Uint8Array<ArrayBuffer> | null>;
+}
+
+/** One page of `GET /v1/jobs`: the caller's jobs, newest first, and the next page's cursor. */
+export interface JobsPage {
+  jobs: JobStatus[];
+  cursor: string | null;
 }
 
 /** A schedule with its last and next run. */
@@ -78,6 +94,8 @@ export interface WorkerHandle {
 export interface JobsPolicy {
   /** Queued plus running jobs beyond which submissions are refused. */
   queueDepth: number;
+  /** Queued plus running jobs per API key beyond which its submissions are refused; 0: none. */
+  queuePerKey?: number;
   /** How long finished jobs, their images and idempotency keys are kept, in ms. */
   retentionMs: number;
   /** Jobs run at once per process, for ETAs. */
@@ -98,16 +116,21 @@ export interface JobsOptions {
 
 /** Everything callers do with jobs. */
 export interface Jobs {
-  /** Queues a job; replays or refuses a reused idempotency key; refuses when the queue is full. */
+  /**
+   * Queues a job; replays or refuses a reused idempotency key; refuses when the queue, or the
+   * key's share of it (scheduled jobs have no share limit), is full.
+   */
   submit(submission: Submission): Promise<SubmitOutcome>;
   /** The job if `owner` may see it, with progress and (unless `estimate: false`) its estimate. */
   view(id: string, owner: string, options?: { estimate?: boolean }): Promise<JobStatus | null>;
+  /** `owner`'s own jobs, newest first, `limit` per page; null for a cursor this listing did not give. */
+  list(owner: string, page: { limit: number; cursor?: string }): Promise<JobsPage | null>;
   /** Cancels a job `owner` may see: a queued one at once, a running one at its next step. */
   cancel(id: string, owner: string): Promise<CancelResult | null>;
   /** Waits for a job to end, up to `timeoutMs` or an abort (see wait.ts). */
   wait(id: string, options: WaitOptions): Promise<WaitResult>;
-  /** An image `owner` may see that has not expired, or null. */
-  readImage(id: string, owner: string): Promise<ImageRead | null>;
+  /** An image `owner` may see (any owner's for null: a signed link) that has not expired, or null. */
+  readImage(id: string, owner: string | null): Promise<ImageRead | null>;
   /** Unfinished jobs (queued and running), counted up to the queue bound + 1. */
   queueDepth(): Promise<number>;
   /** Mean measured seconds per denoising step at 1024x1024 in this process (0 before any). */
@@ -148,18 +171,40 @@ export function createJobs(options: JobsOptions): Jobs {
     return { job, progress, estimate: estimate(queue, id, estimateOptions()) };
   }
 
+  // Submissions from this process take turns: the KV check in submitJob keeps the bound across
+  // processes, and taking turns here spares it retries.
+  let admitting: Promise<unknown> = Promise.resolve();
+  function admit(submission: Submission) {
+    const run = admitting.then(() =>
+      submitJob(kv, submission, {
+        maxDepth: policy.queueDepth,
+        maxPerOwner: submission.owner === "*" ? 0 : policy.queuePerKey ?? 0,
+        idempotencyTtlMs: policy.retentionMs,
+      })
+    );
+    admitting = run.catch(() => {});
+    return run;
+  }
+
   return {
     async submit(submission) {
-      const result = await submitJob(kv, submission, {
-        maxDepth: policy.queueDepth,
-        idempotencyTtlMs: policy.retentionMs,
-      });
+      const result = await admit(submission);
       if (result.kind === "created") worker.wake();
-      if (result.kind !== "full") return result;
+      if (result.kind !== "full" && result.kind !== "owner_full") return result;
       const seconds = retryAfterSeconds(await pendingWork(kv), estimateOptions());
       return { ...result, retryAfterSeconds: seconds };
     },
     view,
+    async list(owner, page) {
+      const found = await listOwnerJobs(kv, owner, page);
+      if (!found) return null;
+      const none = { position: null, etaSeconds: null };
+      const snaps = await Promise.all(found.ids.map((id) => getJobSnapshot(kv, id)));
+      // A job swept since the index was read is left out.
+      const jobs = snaps.filter((s) => s !== null && s.job.owner === owner)
+        .map((s) => ({ job: s!.job, progress: s!.progress, estimate: none }));
+      return { jobs, cursor: found.cursor };
+    },
     async cancel(id, owner) {
       const snap = await getJobSnapshot(kv, id);
       if (!snap || !visibleTo(owner, snap.job.owner)) return null;
@@ -171,7 +216,8 @@ export function createJobs(options: JobsOptions): Jobs {
     wait: (id, waitOptions) => waitForJob(kv, events, id, waitOptions),
     async readImage(id, owner) {
       const meta = (await withKvRetry(() => kv.get<ImageMeta>(keys.image(id)))).value;
-      if (!meta || !visibleTo(owner, meta.owner) || meta.expiresAt <= Date.now()) return null;
+      if (!meta || (owner !== null && !visibleTo(owner, meta.owner))) return null;
+      if (meta.expiresAt <= Date.now()) return null;
       return { meta, read: () => results.read(id, meta.format) };
     },
     async queueDepth() {

@@ -39,6 +39,7 @@ export {
   type ImageRead,
   type Jobs,
   type JobsOptions,
+  type JobsPage,
   type JobsPolicy,
   type JobStatus,
   type ScheduleStatus,
@@ -46,6 +47,16 @@ export {
   type SubmitOutcome,
   type WorkerHandle,
 } from "./jobs.ts";
+export {
+  estimatePeakMiB,
+  MEMORY_CURVES,
+  type MemoryCurve,
+  memoryCurve,
+  type MemoryPolicy,
+  type MemoryRefusal,
+  memoryRefusal,
+  resolveBudgetMiB,
+} from "./memory.ts";
 export { pendingWork } from "./pending.ts";
 export { type ThreadedOptions, threadedPipeline } from "./pipeline_threads.ts";
 export { openResultsStore, type ResultsStore } from "./results.ts";
@@ -60,3 +71,10 @@ export type { CancelResult } from "./store.ts";
 export { sweepExpired, type SweepResult } from "./sweeper.ts";
 export type { WaitOptions, WaitResult } from "./wait.ts";
 export { createWorker, type Worker, type WorkerObserver, type WorkerOptions } from "./worker.ts";
+export {
+  checkWebhookTarget,
+  parseWebhookAllow,
+  type TargetCheck,
+  type WebhookAllow,
+  webhookUrlProblem,
+} from "./webhook_target.ts";

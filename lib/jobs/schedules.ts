@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type CronSpec, nextRun, parseCron } from "./cron.ts";
+import { cronNameError, type CronSpec, nextRun, parseCron } from "./cron.ts";
 import type { Log } from "../log.ts";
 import { type GenerationParams, keys } from "./job.ts";
 import { withKvRetry } from "./kv_retry.ts";
@@ -49,11 +49,24 @@ export interface ParsedRequest {
   webhook?: string;
 }
 
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const NAME = /^[A-Za-z0-9_-]+$/;
+
+/** Prefix of each schedule's `Deno.cron` name. */
+export const CRON_PREFIX = "hydit-";
+
+/** At most this many schedules (`Deno.cron` allows about 100 crons per process). */
+export const MAX_SCHEDULES = 100;
+
+/** The `Deno.cron` name of a schedule. */
+export function cronName(schedule: string): string {
+  return `${CRON_PREFIX}${schedule}`;
+}
 
 /**
- * Reads and validates a schedules file. `parseRequest` validates each request exactly like
- * `POST /v1/jobs` does and throws a message naming the field.
+ * Reads and validates a schedules file: names and cron expressions exactly as `Deno.cron` takes
+ * them (so registering cannot fail later), and each request as `POST /v1/jobs` does. Errors name
+ * the file, the entry and the field. `parseRequest` throws a message naming the request field
+ * (an error with a `field` property gives its path).
  */
 export async function loadSchedules(
   path: string,
@@ -69,28 +82,49 @@ export async function loadSchedules(
   if (!Array.isArray(list)) {
     throw new TypeError(`Cannot read schedules file "${path}": no "schedules" array`);
   }
+  if (list.length > MAX_SCHEDULES) {
+    throw new RangeError(
+      `Cannot read schedules file "${path}": ${list.length} schedules, at most ${MAX_SCHEDULES}`,
+    );
+  }
   const seen = new Set<string>();
   return list.map((item, i) => {
-    const where = `schedules file "${path}", entry ${i}`;
     const { name, cron, request, destination } = item ?? {};
+    const label = typeof name === "string" ? ` ("${name}")` : "";
+    const bad = (field: string, why: string): never => {
+      throw new TypeError(
+        `Cannot read schedules file "${path}", entry ${i}${label}, field "${field}": ${why}`,
+      );
+    };
     if (typeof name !== "string" || !NAME.test(name)) {
-      throw new TypeError(`Cannot read ${where}: "name" must match ${NAME}`);
+      bad("name", "must be letters, digits, - and _");
     }
-    if (seen.has(name)) throw new TypeError(`Cannot read ${where}: duplicate name "${name}"`);
+    const nameError = cronNameError(cronName(name));
+    if (nameError) bad("name", `Deno.cron name "${cronName(name)}" is ${nameError}`);
+    if (seen.has(name)) bad("name", `duplicate name "${name}"`);
     seen.add(name);
-    if (typeof cron !== "string") {
-      throw new TypeError(`Cannot read ${where}: "cron" must be a string`);
-    }
+    if (typeof cron !== "string") bad("cron", "must be a string");
     let spec: CronSpec;
-    let parsed: ParsedRequest;
     try {
       spec = parseCron(cron);
-      const webhook = destination?.webhook;
-      parsed = parseRequest(webhook === undefined ? request : { ...request, webhook_url: webhook });
     } catch (error) {
-      throw new TypeError(`Cannot read ${where} ("${name}"): ${(error as Error).message}`);
+      return bad("cron", (error as Error).message);
     }
-    return { name, cron, spec, ...parsed };
+    const webhook = destination?.webhook;
+    try {
+      const parsed = parseRequest(
+        webhook === undefined ? request : { ...request, webhook_url: webhook },
+      );
+      return { name, cron, spec, ...parsed };
+    } catch (error) {
+      const field = (error as { field?: string }).field;
+      const where = field === "webhook_url" && webhook !== undefined
+        ? "destination.webhook"
+        : field
+        ? `request.${field}`
+        : "request";
+      return bad(where, (error as Error).message);
+    }
   });
 }
 
@@ -220,7 +254,7 @@ export async function runSlot(
 /** Registers every schedule with `Deno.cron` (never awaited: the promise lives as long as the cron). */
 export function registerSchedules(schedules: readonly Schedule[], options: RegisterOptions): void {
   for (const schedule of schedules) {
-    Deno.cron(`hydit-${schedule.name}`, schedule.cron, { signal: options.signal }, async () => {
+    Deno.cron(cronName(schedule.name), schedule.cron, { signal: options.signal }, async () => {
       const slot = Math.floor(Date.now() / 60_000) * 60_000;
       try {
         await runSlot(schedule, slot, options);

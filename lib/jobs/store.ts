@@ -2,6 +2,13 @@
  * Job records in Deno KV: submission (bounded, idempotent), reads, queue listing and cancellation.
  * Every multi-key change is one KV atomic operation.
  *
+ * Admission is one decision: a submission counts the queue index after reading the admission key,
+ * and commits the job only if that key is unchanged, rewriting it in the same commit. Two
+ * submissions that counted the same queue cannot both commit (the loser counts again), so no number
+ * of parallel submissions, from any number of processes, takes the queue past its bound. The count
+ * is the queue index itself, which every commit that ends a job updates, so there is no separate
+ * counter to drift on finish, cancel, expiry or crash.
+ *
  * @module
  */
 import { addDelivery } from "./deliveries.ts";
@@ -24,6 +31,8 @@ export interface SubmitInput {
   params: GenerationParams;
   webhookUrl?: string;
   schedule?: string;
+  /** Origin of the submitting request, kept for the links in webhook payloads. */
+  origin?: string;
   /** Client key and a hash of the request body, for `Idempotency-Key`. */
   idempotency?: { key: string; bodyHash: string };
 }
@@ -32,6 +41,8 @@ export interface SubmitInput {
 export interface SubmitOptions {
   /** Queued plus running jobs beyond which the submission is refused. */
   maxDepth: number;
+  /** Queued plus running jobs of the submitting owner beyond which it is refused; 0: no limit. */
+  maxPerOwner?: number;
   /** How long the idempotency record lives, in ms. */
   idempotencyTtlMs: number;
   now?: number;
@@ -42,7 +53,8 @@ export type SubmitResult =
   | { kind: "created"; job: JobRecord }
   | { kind: "replayed"; job: JobRecord }
   | { kind: "conflict"; jobId: string }
-  | { kind: "full"; depth: number };
+  | { kind: "full"; depth: number }
+  | { kind: "owner_full"; queued: number; limit: number };
 
 interface IdempotencyRecord {
   jobId: string;
@@ -79,6 +91,38 @@ export function listQueue(
   });
 }
 
+/** One page of an owner's jobs, newest first, and the cursor of the next page (null at the end). */
+export interface OwnerJobsPage {
+  ids: string[];
+  cursor: string | null;
+}
+
+/**
+ * Lists the ids of `owner`'s jobs newest first from the owner index, `limit` per page; null when
+ * `cursor` is not one this listing gave out.
+ */
+export async function listOwnerJobs(
+  kv: Deno.Kv,
+  owner: string,
+  page: { limit: number; cursor?: string },
+): Promise<OwnerJobsPage | null> {
+  try {
+    return await withKvRetry(async () => {
+      const entries = kv.list<string>({ prefix: keys.ownerJobsPrefix(owner) }, {
+        limit: page.limit,
+        reverse: true,
+        ...(page.cursor ? { cursor: page.cursor } : {}),
+      });
+      const ids: string[] = [];
+      for await (const entry of entries) ids.push(entry.value);
+      return { ids, cursor: ids.length === page.limit ? entries.cursor : null };
+    });
+  } catch (error) {
+    if (error instanceof TypeError && /cursor/i.test(error.message)) return null;
+    throw error;
+  }
+}
+
 /** Reads a job record, or null. */
 export async function getJob(kv: Deno.Kv, id: string): Promise<JobRecord | null> {
   return (await withKvRetry(() => kv.get<JobRecord>(keys.job(id)))).value;
@@ -96,15 +140,24 @@ export async function getJobSnapshot(
   return { job: job.value, progress: progress.value, lease: lease.value };
 }
 
-/** Submits a job: replays or rejects a reused idempotency key, refuses when the queue is full. */
+/** Submissions that lose the admission race before giving up (each waits a little longer). */
+const ADMISSION_TRIES = 100;
+
+/**
+ * Submits a job: replays or rejects a reused idempotency key, refuses when the queue or the owner's
+ * share of it is full. The bound holds under any concurrency (see the module note).
+ */
 export async function submitJob(
   kv: Deno.Kv,
   input: SubmitInput,
   options: SubmitOptions,
 ): Promise<SubmitResult> {
-  for (let attempt = 0; attempt < 10; attempt++) {
+  for (let attempt = 0; attempt < ADMISSION_TRIES; attempt++) {
+    if (attempt > 0) await sleep(Math.random() * Math.min(50, 2 * attempt));
     const idemKey = input.idempotency ? keys.idempotency(input.owner, input.idempotency.key) : null;
-    const idem = idemKey ? await withKvRetry(() => kv.get<IdempotencyRecord>(idemKey)) : null;
+    const [admission, idem] = idemKey
+      ? await withKvRetry(() => kv.getMany<[unknown, IdempotencyRecord]>([keys.admission, idemKey]))
+      : [await withKvRetry(() => kv.get(keys.admission)), null];
     if (idem?.value) {
       if (idem.value.bodyHash !== input.idempotency!.bodyHash) {
         return { kind: "conflict", jobId: idem.value.jobId };
@@ -112,8 +165,11 @@ export async function submitJob(
       const existing = await getJob(kv, idem.value.jobId);
       if (existing) return { kind: "replayed", job: existing };
     }
-    const depth = (await listQueue(kv, options.maxDepth + 1)).length;
-    if (depth >= options.maxDepth) return { kind: "full", depth };
+    const queue = await listQueue(kv, options.maxDepth + 1);
+    if (queue.length >= options.maxDepth) return { kind: "full", depth: queue.length };
+    const limit = options.maxPerOwner ?? 0;
+    const mine = queue.filter((q) => q.owner === input.owner).length;
+    if (limit > 0 && mine >= limit) return { kind: "owner_full", queued: mine, limit };
     const now = options.now ?? Date.now();
     const job: JobRecord = {
       id: newId(),
@@ -127,10 +183,14 @@ export async function submitJob(
         ? { webhook: { url: input.webhookUrl, attempts: 0, delivered: false, state: "pending" } }
         : {}),
       ...(input.schedule ? { schedule: input.schedule } : {}),
+      ...(input.origin ? { origin: input.origin } : {}),
     };
     const op = kv.atomic()
+      .check(admission)
+      .set(keys.admission, job.id)
       .set(keys.job(job.id), job)
-      .set(keys.queue(now, job.id), queueValue(job));
+      .set(keys.queue(now, job.id), queueValue(job))
+      .set(keys.ownerJob(job.owner, now, job.id), job.id);
     if (idemKey && idem) {
       op.check(idem).set(
         idemKey,
@@ -141,7 +201,11 @@ export async function submitJob(
     const res = await withKvRetry(() => op.commit());
     if (res.ok) return { kind: "created", job };
   }
-  throw new Error("Cannot submit job: idempotency record kept changing");
+  throw new Error("Cannot submit job: other submissions kept winning the admission race");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Writes a running job's live progress (best effort: it expires after `ttlMs`). */

@@ -39,7 +39,9 @@ export async function sweepExpired(
         await withKvRetry(() => kv.delete(entry.key));
         continue;
       }
-      await withKvRetry(() => kv.atomic().delete(keys.job(id)).delete(entry.key).commit());
+      const op = kv.atomic().delete(keys.job(id)).delete(entry.key);
+      if (job.value) op.delete(keys.ownerJob(job.value.owner, job.value.createdAt, id));
+      await withKvRetry(() => op.commit());
       out.jobs++;
     }
   }

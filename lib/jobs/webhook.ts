@@ -1,7 +1,9 @@
 /**
  * Signed webhook requests. Each attempt is a JSON POST with `webhook-id`, `webhook-timestamp` and
  * `webhook-signature: v1=<hex HMAC-SHA256 over "<timestamp>.<body>">`. Network errors, 408, 429 and
- * 5xx are worth retrying; the retry schedule is exponential. Durable retries live in deliveries.ts.
+ * 5xx are worth retrying; the retry schedule is exponential. Redirects are not followed (a signed
+ * payload goes only where the job said): a 3xx is a failed attempt. Durable retries live in
+ * deliveries.ts.
  *
  * @module
  */
@@ -65,9 +67,14 @@ export async function sendWebhook(
         "webhook-signature": `v1=${await signWebhook(options.secret, timestamp, body)}`,
       },
       body,
+      redirect: "manual",
       signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });
     await res.body?.cancel();
+    if (res.status >= 300 && res.status < 400) {
+      const error = `redirect (to ${res.headers.get("location") ?? "nowhere"}) not followed`;
+      return { ok: false, retryable: false, status: res.status, error };
+    }
     const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
     return { ok: res.ok, retryable: !res.ok && retryable, status: res.status };
   } catch (error) {

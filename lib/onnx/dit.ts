@@ -7,19 +7,17 @@
 
 import type { Ctx } from "./nn.ts";
 import {
-  attention,
   cast,
   conv2d,
   elemCode,
   expectShape,
   floatInit,
-  geluTanh,
   has,
   layerNorm,
   linear,
-  mergeHeads,
+  linearGeluTanh,
+  multiHeadAttention,
   silu,
-  splitHeads,
   weight,
 } from "./nn.ts";
 import { type DitConfig, parseDitConfig, POOL_HEADS } from "./dit_config.ts";
@@ -35,8 +33,30 @@ interface Shared {
   condSilu: string;
   /** Text tokens [B, textLen + textLenT5, textDim] after learned padding. */
   text: string;
+  rope: RopeInputs;
+}
+
+/**
+ * The RoPE tables as the rotation consumes them: fused, RotaryEmbedding's caches [N, d/2] (one
+ * entry per interleaved pair) and its start position; explicit, the tables as [N, 1, d] so they
+ * broadcast over the heads of [B, N, H, d].
+ */
+interface RopeInputs {
   cos: string;
   sin: string;
+  /** RotaryEmbedding's position_ids: [0], so token i uses row i. Fused profile only. */
+  start?: string;
+}
+
+function ropeInputs(ctx: Ctx, cfg: DitConfig, io: Record<string, string>): RopeInputs {
+  const g = ctx.g;
+  if (ctx.fused) {
+    const pairs = (t: string) =>
+      g.op("Slice", [t, g.ints([0]), g.ints([cfg.headDim]), g.ints([1]), g.ints([2])]);
+    return { cos: pairs(io.cos_cis_img), sin: pairs(io.sin_cis_img), start: g.ints([0]) };
+  }
+  const perHead = (t: string) => g.op("Unsqueeze", [t, g.ints([1])]);
+  return { cos: perHead(io.cos_cis_img), sin: perHead(io.sin_cis_img) };
 }
 
 /**
@@ -102,11 +122,10 @@ async function attentionPool(ctx: Ctx, cfg: DitConfig, t5: string): Promise<stri
     await weight(ctx, `${p}.positional_embedding`),
   ]);
   const first = g.op("Slice", [seq, g.ints([0]), g.ints([1]), g.ints([1])]);
-  const headDim = cfg.t5Dim / POOL_HEADS;
-  const q = splitHeads(ctx, await linear(ctx, first, `${p}.q_proj`), POOL_HEADS, headDim);
-  const k = splitHeads(ctx, await linear(ctx, seq, `${p}.k_proj`), POOL_HEADS, headDim);
-  const v = splitHeads(ctx, await linear(ctx, seq, `${p}.v_proj`), POOL_HEADS, headDim);
-  const o = mergeHeads(ctx, attention(ctx, q, k, v, 1 / Math.sqrt(headDim)), cfg.t5Dim);
+  const q = await linear(ctx, first, `${p}.q_proj`);
+  const k = await linear(ctx, seq, `${p}.k_proj`);
+  const v = await linear(ctx, seq, `${p}.v_proj`);
+  const o = multiHeadAttention(ctx, q, k, v, POOL_HEADS, cfg.t5Dim / POOL_HEADS);
   return g.op("Squeeze", [await linear(ctx, o, `${p}.c_proj`), g.ints([1])]);
 }
 
@@ -154,22 +173,33 @@ async function textTokens(ctx: Ctx, io: Record<string, string>): Promise<string>
 }
 
 /**
- * Rotary embedding on [B, H, N, d] with interleaved (real, imag) pairs, computed in fp32:
- * x * cos + rotate(x) * sin where rotate maps each pair (a, b) to (-b, a).
+ * Rotary embedding of per-head vectors [B, N, H*d] with interleaved (real, imag) pairs, in fp32:
+ * x * cos + rotate(x) * sin where rotate maps each pair (a, b) to (-b, a). The fused profile runs
+ * it as one RotaryEmbedding (interleaved) op.
  */
-function rope(ctx: Ctx, x: string, headDim: number, cos: string, sin: string): string {
+function rope(ctx: Ctx, cfg: DitConfig, x: string, r: RopeInputs): string {
   const g = ctx.g;
-  const x32 = cast(ctx, x, ctx.act, "float32");
+  const { heads, headDim } = cfg;
+  if (ctx.fused) {
+    return g.contrib("RotaryEmbedding", [x, r.start!, r.cos, r.sin], {
+      interleaved: 1,
+      num_heads: heads,
+    });
+  }
+  const x32 = g.op("Reshape", [cast(ctx, x, ctx.act, "float32"), g.ints([0, 0, heads, headDim])]);
   const [re, im] = g.opN("Split", [g.op("Reshape", [x32, g.ints([0, 0, 0, -1, 2])])], 2, {
     axis: -1,
   });
   const pairs = g.op("Concat", [g.op("Neg", [im]), re], { axis: -1 });
   const rotated = g.op("Reshape", [pairs, g.ints([0, 0, 0, headDim])]);
-  const y = g.op("Add", [g.op("Mul", [x32, cos]), g.op("Mul", [rotated, sin])]);
-  return cast(ctx, y, "float32", ctx.act);
+  const y = g.op("Add", [g.op("Mul", [x32, r.cos]), g.op("Mul", [rotated, r.sin])]);
+  return cast(ctx, g.op("Reshape", [y, g.ints([0, 0, cfg.inner])]), "float32", ctx.act);
 }
 
-/** diffusers Attention with HunyuanAttnProcessor2_0: QK-norm over the head dim, RoPE, SDPA. */
+/**
+ * diffusers Attention with HunyuanAttnProcessor2_0: QK-norm over the head dim, RoPE, SDPA. Q and K
+ * stay [B, N, H*d] (viewed per head for the norm), so no transpose precedes the attention.
+ */
 async function ditAttention(
   ctx: Ctx,
   cfg: DitConfig,
@@ -179,23 +209,22 @@ async function ditAttention(
   s: Shared,
   ropeOnKey: boolean,
 ): Promise<string> {
+  const g = ctx.g;
   const { heads, headDim } = cfg;
-  const heads4 = async (x: string, proj: string) =>
-    splitHeads(ctx, await linear(ctx, x, `${prefix}.${proj}`), heads, headDim);
-  const q = await heads4(hidden, "to_q");
-  const k = await heads4(context, "to_k");
-  const v = await heads4(context, "to_v");
-  const qn = rope(
-    ctx,
-    await layerNorm(ctx, q, `${prefix}.norm_q`, headDim, EPS),
-    headDim,
-    s.cos,
-    s.sin,
-  );
-  let kn = await layerNorm(ctx, k, `${prefix}.norm_k`, headDim, EPS);
-  if (ropeOnKey) kn = rope(ctx, kn, headDim, s.cos, s.sin);
-  const o = attention(ctx, qn, kn, v, 1 / Math.sqrt(headDim));
-  return linear(ctx, mergeHeads(ctx, o, cfg.inner), `${prefix}.to_out.0`);
+  const qkNorm = async (x: string, proj: string, norm: string) => {
+    const perHead = g.op("Reshape", [
+      await linear(ctx, x, `${prefix}.${proj}`),
+      g.ints([0, 0, heads, headDim]),
+    ]);
+    const normed = await layerNorm(ctx, perHead, `${prefix}.${norm}`, headDim, EPS);
+    return g.op("Reshape", [normed, g.ints([0, 0, cfg.inner])]);
+  };
+  const q = rope(ctx, cfg, await qkNorm(hidden, "to_q", "norm_q"), s.rope);
+  let k = await qkNorm(context, "to_k", "norm_k");
+  if (ropeOnKey) k = rope(ctx, cfg, k, s.rope);
+  const v = await linear(ctx, context, `${prefix}.to_v`);
+  const o = multiHeadAttention(ctx, q, k, v, heads, headDim);
+  return linear(ctx, o, `${prefix}.to_out.0`);
 }
 
 /** One HunyuanDiTBlock: optional skip fusion, shift-only AdaLN self-attn, cross-attn, tanh-GELU FFN. */
@@ -228,7 +257,7 @@ async function block(
   const h2 = await layerNorm(ctx, x, `${p}.norm2`, D, EPS);
   x = g.op("Add", [x, await ditAttention(ctx, cfg, `${p}.attn2`, h2, s.text, s, false)]);
   const h3 = await layerNorm(ctx, x, `${p}.norm3`, D, EPS);
-  const ff = geluTanh(ctx, await linear(ctx, h3, `${p}.ff.net.0.proj`));
+  const ff = await linearGeluTanh(ctx, h3, `${p}.ff.net.0.proj`);
   return g.op("Add", [x, await linear(ctx, ff, `${p}.ff.net.2`)]);
 }
 
@@ -305,8 +334,7 @@ export async function buildDit(ctx: Ctx, config: Record<string, unknown>): Promi
   const shared: Shared = {
     condSilu: silu(ctx, c, true),
     text: await textTokens(ctx, io),
-    cos: io.cos_cis_img,
-    sin: io.sin_cis_img,
+    rope: ropeInputs(ctx, cfg, io),
   };
 
   const half = cfg.layers / 2;

@@ -45,6 +45,9 @@ export interface WeightSink {
   size(): number;
 }
 
+/** The operator domain of ONNX Runtime's contrib ops. */
+export const CONTRIB_DOMAIN = "com.microsoft";
+
 /** Tensors at or above this many bytes go to the external weights file. */
 export const EXTERNAL_THRESHOLD = 1024;
 
@@ -72,6 +75,11 @@ export interface Graph {
   op(type: string, inputs: string[], attrs?: Record<string, AttrValue>): string;
   /** Adds a node with `count` outputs and returns their value names. */
   opN(type: string, inputs: string[], count: number, attrs?: Record<string, AttrValue>): string[];
+  /**
+   * Adds an ONNX Runtime contrib op (domain `com.microsoft`, e.g. MultiHeadAttention, FastGelu)
+   * with one output and returns its value name; the model then imports that domain.
+   */
+  contrib(type: string, inputs: string[], attrs?: Record<string, AttrValue>): string;
   /** Serializes the model. */
   toBytes(meta?: Record<string, string>): Uint8Array;
   /** Number of nodes added so far. */
@@ -152,11 +160,13 @@ export function createGraph(name: string, sink: WeightSink): Graph {
     return valueName;
   };
 
+  let usesContrib = false;
   const opN = (
     type: string,
     ins: string[],
     count: number,
     attrs: Record<string, AttrValue> = {},
+    domain = "",
   ): string[] => {
     const nodeName = fresh(type);
     used.add(nodeName);
@@ -168,6 +178,7 @@ export function createGraph(name: string, sink: WeightSink): Graph {
     nodes.push(onnx.NodeProto.create({
       name: nodeName,
       opType: type,
+      domain,
       input: ins,
       output: outs,
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
@@ -206,12 +217,19 @@ export function createGraph(name: string, sink: WeightSink): Graph {
       return init(fresh("const"), data, [], type);
     },
     op: (type, ins, attrs) => opN(type, ins, 1, attrs)[0],
-    opN,
+    opN: (type, ins, count, attrs) => opN(type, ins, count, attrs),
+    contrib(type, ins, attrs) {
+      usesContrib = true;
+      return opN(type, ins, 1, attrs, CONTRIB_DOMAIN)[0];
+    },
     toBytes(meta = {}) {
       const model = onnx.ModelProto.create({
         irVersion: 8,
         producerName: "hunyuandit-edge",
-        opsetImport: [{ domain: "", version: 17 }],
+        opsetImport: [
+          { domain: "", version: 17 },
+          ...(usesContrib ? [{ domain: CONTRIB_DOMAIN, version: 1 }] : []),
+        ],
         graph: { name, node: nodes, input: inputs, output: outputs, initializer: initializers },
         metadataProps: Object.entries(meta).map(([key, value]) => ({ key, value })),
       });

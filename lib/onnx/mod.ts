@@ -19,7 +19,7 @@ export {
   type PolicyViolation,
   precisionViolations,
 } from "./inspect.ts";
-export { type Ctx, makeCtx, type Precision } from "./nn.ts";
+export { type Ctx, type GraphTarget, makeCtx, type Precision } from "./nn.ts";
 export {
   type Checkpoint,
   openCheckpoint,

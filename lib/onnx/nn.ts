@@ -13,17 +13,32 @@ import { toHalfArray } from "./half.ts";
 /** Build precision profile. */
 export type Precision = "fp32" | "fp16";
 
+/** The runtime a graph is built for: ONNX Runtime alone, or also compiled by TensorRT. */
+export type GraphTarget = "onnxruntime" | "tensorrt";
+
 /** What every layer needs: the graph, the weights and the activation type. */
 export interface Ctx {
   g: Graph;
   ckpt: Checkpoint;
   /** Activation/weight element type: float32 or float16. */
   act: ElemType;
+  /**
+   * Use ONNX Runtime's fused CPU operators (MultiHeadAttention, RotaryEmbedding, FastGelu; domain
+   * com.microsoft). Only for fp32 graphs that ONNX Runtime alone runs: TensorRT's parser does not
+   * know them, and it fuses the explicit MatMul-Softmax-MatMul form itself (docs/attention.md).
+   */
+  fused: boolean;
 }
 
-/** Creates a layer context for a precision profile. */
-export function makeCtx(g: Graph, ckpt: Checkpoint, precision: Precision): Ctx {
-  return { g, ckpt, act: precision === "fp16" ? "float16" : "float32" };
+/** Creates a layer context for a precision profile and target runtime. */
+export function makeCtx(
+  g: Graph,
+  ckpt: Checkpoint,
+  precision: Precision,
+  target: GraphTarget = "onnxruntime",
+): Ctx {
+  const act = precision === "fp16" ? "float16" : "float32";
+  return { g, ckpt, act, fused: target === "onnxruntime" && precision === "fp32" };
 }
 
 /** Shape of a checkpoint tensor; throws naming the key when absent. */
@@ -187,6 +202,17 @@ export function silu(ctx: Ctx, x: string, fp32 = false): string {
   return cast(ctx, ctx.g.op("Mul", [xi, ctx.g.op("Sigmoid", [xi])]), t, ctx.act);
 }
 
+/**
+ * `geluTanh(x @ W^T + b)` for a torch Linear at `prefix`: on the fused profile one MatMul and
+ * ONNX Runtime's FastGelu, which adds the bias and applies the tanh GELU in one pass.
+ */
+export async function linearGeluTanh(ctx: Ctx, x: string, prefix: string): Promise<string> {
+  if (!ctx.fused) return geluTanh(ctx, await linear(ctx, x, prefix));
+  const y = ctx.g.op("MatMul", [x, await weight(ctx, `${prefix}.weight`, { transpose: true })]);
+  const ins = has(ctx, `${prefix}.bias`) ? [y, await weight(ctx, `${prefix}.bias`)] : [y];
+  return ctx.g.contrib("FastGelu", ins);
+}
+
 /** GELU with the tanh approximation (torch `approximate="tanh"`, HF "gelu_new"). */
 export function geluTanh(ctx: Ctx, x: string): string {
   const g = ctx.g;
@@ -209,6 +235,8 @@ export function geluErf(ctx: Ctx, x: string): string {
 /**
  * Scaled dot-product attention on [B, H, S, d] tensors with the softmax in fp32; an optional
  * additive bias (fp32, broadcastable to [B, H, Sq, Sk]) is added to the scores before softmax.
+ * Q is scaled before the first MatMul: the MatMul-Softmax-MatMul form TensorRT fuses into one
+ * attention kernel, which requires the scale on Q or K (docs/attention.md).
  */
 export function attention(
   ctx: Ctx,
@@ -219,11 +247,36 @@ export function attention(
   bias?: string,
 ): string {
   const g = ctx.g;
-  const scores = g.op("MatMul", [q, g.op("Transpose", [k], { perm: [0, 1, 3, 2] })]);
-  let s32 = g.op("Mul", [cast(ctx, scores, ctx.act, "float32"), g.scalar(scale, "float32")]);
+  const qs = scale === 1 ? q : g.op("Mul", [q, g.scalar(scale, ctx.act)]);
+  const scores = g.op("MatMul", [qs, g.op("Transpose", [k], { perm: [0, 1, 3, 2] })]);
+  let s32 = cast(ctx, scores, ctx.act, "float32");
   if (bias) s32 = g.op("Add", [s32, bias]);
   const p = cast(ctx, g.op("Softmax", [s32], { axis: -1 }), "float32", ctx.act);
   return g.op("MatMul", [p, v]);
+}
+
+/**
+ * Multi-head attention on [B, S, H*d] projections, returning [B, Sq, H*d]. The fused profile uses
+ * ONNX Runtime's MultiHeadAttention (tiled, online softmax: memory linear in tokens, no score
+ * matrix); otherwise heads are split and {@linkcode attention} runs explicitly.
+ */
+export function multiHeadAttention(
+  ctx: Ctx,
+  q: string,
+  k: string,
+  v: string,
+  heads: number,
+  headDim: number,
+): string {
+  const scale = 1 / Math.sqrt(headDim);
+  if (ctx.fused) {
+    return ctx.g.contrib("MultiHeadAttention", [q, k, v], {
+      num_heads: heads,
+      scale: float(scale),
+    });
+  }
+  const split = (x: string) => splitHeads(ctx, x, heads, headDim);
+  return mergeHeads(ctx, attention(ctx, split(q), split(k), split(v), scale), heads * headDim);
 }
 
 /** [B, S, H*d] -> [B, H, S, d]. */

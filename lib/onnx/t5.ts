@@ -8,7 +8,16 @@
 
 import type { Ctx } from "./nn.ts";
 import { finite, oneOf, positiveInt } from "./config_keys.ts";
-import { attention, geluTanh, has, linear, mergeHeads, rmsNorm, splitHeads, weight } from "./nn.ts";
+import {
+  attention,
+  has,
+  linear,
+  linearGeluTanh,
+  mergeHeads,
+  rmsNorm,
+  splitHeads,
+  weight,
+} from "./nn.ts";
 
 /** Longest sequence the precomputed bucket table covers. */
 export const T5_MAX_LENGTH = 512;
@@ -113,7 +122,7 @@ export async function buildT5(ctx: Ctx, config: Record<string, unknown>): Promis
     const a = mergeHeads(ctx, attention(ctx, q, k, v, 1, bias), heads * dKv);
     x = g.op("Add", [x, await linear(ctx, a, `${p}.layer.0.SelfAttention.o`)]);
     const f = await rmsNorm(ctx, x, `${p}.layer.1.layer_norm`, eps);
-    const gate = geluTanh(ctx, await linear(ctx, f, `${p}.layer.1.DenseReluDense.wi_0`));
+    const gate = await linearGeluTanh(ctx, f, `${p}.layer.1.DenseReluDense.wi_0`);
     const lin = await linear(ctx, f, `${p}.layer.1.DenseReluDense.wi_1`);
     x = g.op("Add", [
       x,

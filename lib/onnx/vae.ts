@@ -7,7 +7,6 @@
 
 import { bool, positiveInt } from "./config_keys.ts";
 import {
-  attention,
   conv2d,
   type Ctx,
   expectShape,
@@ -15,6 +14,7 @@ import {
   groupNorm,
   has,
   linear,
+  multiHeadAttention,
   silu,
 } from "./nn.ts";
 
@@ -117,7 +117,8 @@ function projection(ctx: Ctx, prefix: string, name: string, legacy: string): str
 
 /**
  * The mid block's single-head self-attention over all pixels: GroupNorm pre-norm, q/k/v/out
- * projections, softmax in fp32, residual add (rescale_output_factor is 1 in the decoder).
+ * projections, softmax in fp32, residual add (rescale_output_factor is 1 in the decoder). On the
+ * fused profile the attention is tiled, so the [HW, HW] score matrix is never materialized.
  */
 async function midAttention(
   ctx: Ctx,
@@ -134,12 +135,12 @@ async function midAttention(
   const head = async (name: string, legacy: string) => {
     const p = projection(ctx, prefix, name, legacy);
     expectShape(ctx, `${p}.weight`, [channels, channels]);
-    return g.op("Unsqueeze", [await linear(ctx, tokens, p), g.ints([1])]);
+    return await linear(ctx, tokens, p);
   };
   const q = await head("to_q", "query");
   const k = await head("to_k", "key");
   const v = await head("to_v", "value");
-  const attn = g.op("Squeeze", [attention(ctx, q, k, v, 1 / Math.sqrt(channels)), g.ints([1])]);
+  const attn = multiHeadAttention(ctx, q, k, v, 1, channels);
   const outProj = projection(ctx, prefix, "to_out.0", "proj_attn");
   expectShape(ctx, `${outProj}.weight`, [channels, channels]);
   const out = await linear(ctx, attn, outProj);

@@ -1,10 +1,12 @@
 /**
- * The whole pipeline on the tiny random checkpoints against diffusers' HunyuanDiTPipeline: same
+ * The whole pipeline on the tiny random checkpoints and on the bundled trained hydit-tiny model
+ * against diffusers' HunyuanDiTPipeline: same
  * prompt, negative prompt, size, steps, guidance and CPU-generator seed (goldens from
  * tests/golden/gen_engine_goldens.py). Engines are built once per precision by the real builder.
  */
 import assert from "node:assert/strict";
 import { parseBuildArgs } from "../../engines/build.ts";
+import { BUNDLED_CHECKPOINT } from "../../engines/bundled.ts";
 import { runBuild } from "../../engines/build_folder.ts";
 import { loadPipeline, type Pipeline } from "../../lib/diffusion/pipeline.ts";
 import { GOLDEN, type GoldenCase, goldenCases } from "../engine/goldens.ts";
@@ -21,7 +23,7 @@ function engines(checkpoint: string, precision: "fp32" | "fp16"): Promise<string
         const out = `${await Deno.makeTempDir({ prefix: "pipeline_test_" })}/engines`;
         const opts = parseBuildArgs([
           "--checkpoint",
-          `${GOLDEN}${checkpoint}`,
+          checkpoint === "hydit-tiny" ? BUNDLED_CHECKPOINT : `${GOLDEN}${checkpoint}`,
           "--out",
           out,
           "--precision",
@@ -85,6 +87,13 @@ const CASES: [string, string][] = [
   ["pipeline_v12_ddpm_96x64_rescale", "tiny/tiny-v12"],
   ["pipeline_v11_dpmsolverpp_64x112", "tiny/tiny-v11"],
   ["pipeline_v12_ddim_nocfg", "tiny/tiny-v12"],
+  // The bundled trained model: every sampler at its native size and two non-square sizes.
+  ...["128x128", "160x96", "128x192"].flatMap((size) =>
+    ["ddpm", "ddim", "dpmsolverpp"].map((s): [string, string] => [
+      `pipeline_hydit_tiny_${s}_${size}`,
+      "hydit-tiny",
+    ])
+  ),
 ];
 
 for (const [name, checkpoint] of CASES) {

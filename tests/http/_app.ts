@@ -6,9 +6,11 @@ import { type Config, loadConfig } from "../../lib/config.ts";
 import { deriveModelSpec, type ModelCard, toModelCard } from "../../lib/diffusion/mod.ts";
 import { createApp } from "../../lib/http/app.ts";
 import { createAuthenticator } from "../../lib/http/auth.ts";
+import { createLinkSigner } from "../../lib/http/links.ts";
 import type { App, Phase } from "../../lib/http/deps.ts";
 import { createRegistry } from "../../lib/http/metrics.ts";
 import type { GeneratorInfo } from "../../lib/jobs/generator.ts";
+import { resolveBudgetMiB } from "../../lib/jobs/memory.ts";
 import { createLogger } from "../../lib/log.ts";
 import { type CallOptions, requestInit } from "../service/_harness.ts";
 import { type FakeJobs, fakeJobs } from "./_fake_jobs.ts";
@@ -63,12 +65,19 @@ export async function testApp(
     model,
     jobs,
     auth,
+    links: createLinkSigner(config.linkSecret || "test-link-secret", config.linkTtlS),
     log: createLogger("debug", (line) => logs.push(JSON.parse(line))),
     registry: createRegistry(),
     generatorInfo: () => state.info,
     phase: () => state.phase,
     startupError: () => state.error,
     closing: closing.signal,
+    memory: {
+      budgetMiB: resolveBudgetMiB(config.memoryBudgetMb),
+      concurrency: config.concurrency,
+      onnxWeightsMiB: 0,
+      backend: () => state.info?.backend ?? null,
+    },
   });
   return {
     app,

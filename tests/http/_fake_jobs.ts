@@ -82,6 +82,16 @@ export function fakeJobs(): FakeJobs {
       record("view", id, owner, options);
       return Promise.resolve(fake.statuses.get(id) ?? null);
     },
+    list(owner, page) {
+      record("list", owner, page);
+      const mine = [...fake.statuses.values()].filter((s) => s.job.owner === owner)
+        .sort((a, b) => b.job.createdAt - a.job.createdAt);
+      const start = page.cursor ? Number(page.cursor) : 0;
+      if (!Number.isInteger(start)) return Promise.resolve(null);
+      const jobs = mine.slice(start, start + page.limit);
+      const more = start + page.limit < mine.length;
+      return Promise.resolve({ jobs, cursor: more ? String(start + page.limit) : null });
+    },
     cancel(id, owner) {
       record("cancel", id, owner);
       if (!fake.statuses.has(id)) return Promise.resolve(null);

@@ -23,6 +23,7 @@ Deno.test("POST /v1/jobs submits for the caller with defaults filled and answers
   assert.equal(method, "submit");
   assert.deepEqual(submission, {
     owner: await t.owner(KEY_A),
+    origin: "http://localhost",
     params: {
       prompt: "a red fox",
       negativePrompt: "",
@@ -95,7 +96,7 @@ Deno.test("webhook_url without a signing secret is 400 and nothing is submitted"
   const { error } = await res.json();
   assert.deepEqual([error.code, error.field], ["webhooks_disabled", "webhook_url"]);
   assert.deepEqual(t.jobs.calls, []);
-  const secret = await testApp({ HYDIT_WEBHOOK_SECRET: "s" });
+  const secret = await testApp({ HYDIT_WEBHOOK_SECRET: "s", HYDIT_WEBHOOK_ALLOW: "example.com" });
   await secret.call("POST", "/v1/jobs", {
     key: KEY_A,
     body: { ...BODY, webhook_url: "https://example.com/hook" },
@@ -104,6 +105,23 @@ Deno.test("webhook_url without a signing secret is 400 and nothing is submitted"
     (secret.jobs.calls[0][1] as { webhookUrl: string }).webhookUrl,
     "https://example.com/hook",
   );
+});
+
+Deno.test("webhook_url with credentials in it is 400 naming the field, and the secret is not echoed", async () => {
+  const t = await testApp({ HYDIT_WEBHOOK_SECRET: "s" });
+  for (const url of ["https://user:hunter2@example.com/hook", "http://hunter2@example.com/hook"]) {
+    const res = await t.call("POST", "/v1/jobs", {
+      key: KEY_A,
+      body: { ...BODY, webhook_url: url },
+    });
+    assert.equal(res.status, 400);
+    const { error } = await res.json();
+    assert.deepEqual([error.code, error.field], ["invalid_request", "webhook_url"]);
+    assert.match(error.message, /must not carry credentials/);
+    assert.doesNotMatch(error.message, /hunter2/);
+  }
+  assert.deepEqual(t.jobs.calls, []);
+  assert.doesNotMatch(JSON.stringify(t.logs), /hunter2/);
 });
 
 Deno.test("model is accepted and ignored, user is accepted and written to the queue log line", async () => {
@@ -174,7 +192,10 @@ Deno.test("POST /v1/images/generations answers with the images the wait delivere
     key: KEY_A,
     body: { ...BODY, response_format: "url" },
   });
-  assert.deepEqual((await url.json()).data[0].url, `http://localhost/v1/images/${image.id}`);
+  assert.match(
+    (await url.json()).data[0].url,
+    new RegExp(`^http://localhost/v1/images/${image.id}\\?expires=\\d+&sig=[0-9a-f]{64}$`),
+  );
 });
 
 Deno.test("POST /v1/images/generations maps a failed job to 500, a cancelled one to 409, a slow one to 202", async () => {
@@ -300,7 +321,12 @@ Deno.test("GET /v1/jobs/{id}/events streams queued, started, steps in order, ima
   ]);
   assert.deepEqual(events[0][1], { position: 0, eta_seconds: null });
   assert.deepEqual(events.filter(([e]) => e === "step").map(([, d]) => d.step), [1, 2, 3]);
-  assert.deepEqual(events[5][1], { index: 0, image_id: "f".repeat(32) });
+  const { url, ...image } = events[5][1];
+  assert.deepEqual(image, { index: 0, image_id: "f".repeat(32) });
+  assert.match(
+    String(url),
+    new RegExp(`^http://localhost/v1/images/${"f".repeat(32)}\\?expires=\\d+&sig=`),
+  );
   assert.equal(events[6][1].status, "succeeded");
   const unknown = await t.call("GET", `/v1/jobs/${"a".repeat(32)}/events`, { key: KEY_A });
   assert.equal(unknown.status, 404);

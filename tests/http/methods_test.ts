@@ -8,8 +8,8 @@ const JOB = "0123456789abcdef0123456789abcdef";
 Deno.test("a known path asked with another method is 405 with Allow and a JSON error", async () => {
   const t = await testApp();
   const cases: [string, string, string][] = [
-    ["PUT", "/v1/jobs", "POST"],
-    ["GET", "/v1/jobs", "POST"],
+    ["PUT", "/v1/jobs", "GET, HEAD, POST"],
+    ["DELETE", "/v1/jobs", "GET, HEAD, POST"],
     ["PATCH", `/v1/jobs/${JOB}`, "DELETE, GET, HEAD"],
     ["POST", `/v1/jobs/${JOB}/events`, "GET, HEAD"],
     ["POST", "/v1/schedules", "GET, HEAD"],

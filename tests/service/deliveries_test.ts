@@ -13,11 +13,14 @@ import { createDeliveryLoop, type DeliveryLoop } from "../../lib/jobs/delivery_l
 import { type JobRecord, keys } from "../../lib/jobs/job.ts";
 import { claimNext } from "../../lib/jobs/lease.ts";
 import { cancelJob, getJob, submitJob } from "../../lib/jobs/store.ts";
+import { parseWebhookAllow } from "../../lib/jobs/webhook_target.ts";
 import { expectedSignature, receiver } from "./_receiver.ts";
 import { testParams } from "./_params.ts";
 
 const PARAMS = testParams();
 const SECRET = "durable-secret";
+/** The test receivers listen on loopback. */
+const LOOPBACK = parseWebhookAllow(["127.0.0.1"]);
 
 async function openFileKv(): Promise<{ kv: Deno.Kv; path: string; dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "hydit-deliveries-" });
@@ -36,12 +39,19 @@ async function endedJob(kv: Deno.Kv, url: string | undefined): Promise<JobRecord
   return (await getJob(kv, job.id))!;
 }
 
-function loop(kv: Deno.Kv, worker: string, attempts: number, backoffMs: number): DeliveryLoop {
+function loop(
+  kv: Deno.Kv,
+  worker: string,
+  attempts: number,
+  backoffMs: number,
+  logs: Record<string, unknown>[] = [],
+): DeliveryLoop {
   return createDeliveryLoop({
     kv,
-    log: () => {},
+    log: (level, msg, fields) => void logs.push({ level, msg, ...fields }),
     worker,
     secret: SECRET,
+    allow: LOOPBACK,
     attempts,
     backoffMs,
     pollMs: 50,
@@ -136,7 +146,6 @@ Deno.test("the loop retries with backoff kept in KV, then records the delivery o
         attempts: 1,
         delivered: false,
         state: "pending",
-        lastStatus: 503,
         nextAttemptAt: 0,
       },
     );
@@ -147,7 +156,6 @@ Deno.test("the loop retries with backoff kept in KV, then records the delivery o
       attempts: 3,
       delivered: true,
       state: "delivered",
-      lastStatus: 200,
     });
     assert.equal((await kv.get(keys.delivery(job.id))).value, null);
     assert.deepEqual(await dueKeys(kv), []);
@@ -188,11 +196,12 @@ Deno.test("the loop waits the doubled backoff between attempts", async () => {
   }
 });
 
-Deno.test("the loop gives up after the configured attempts, and at once on a 4xx", async () => {
+Deno.test("the loop gives up after the configured attempts, and at once on a 4xx; the receiver's answers are logged, not recorded", async () => {
   const { kv, dir } = await openFileKv();
   const down = receiver([], 500);
   const gone = receiver([], 410);
-  const l = loop(kv, "w1", 3, 20);
+  const logs: Record<string, unknown>[] = [];
+  const l = loop(kv, "w1", 3, 20, logs);
   try {
     const a = await endedJob(kv, down.url);
     const b = await endedJob(kv, gone.url);
@@ -204,16 +213,22 @@ Deno.test("the loop gives up after the configured attempts, and at once on a 4xx
       attempts: 3,
       delivered: false,
       state: "failed",
-      lastStatus: 500,
     });
     assert.deepEqual((await getJob(kv, b.id))!.webhook, {
       url: gone.url,
       attempts: 1,
       delivered: false,
       state: "failed",
-      lastStatus: 410,
     });
     assert.deepEqual([down.received.length, gone.received.length], [3, 1]);
+    const logged = (id: string) =>
+      logs.filter((x) => x.job === id).map((x) => [x.msg, x.attempt, x.status]);
+    assert.deepEqual(logged(a.id), [
+      ["webhook retry", 1, 500],
+      ["webhook retry", 2, 500],
+      ["webhook failed", 3, 500],
+    ]);
+    assert.deepEqual(logged(b.id), [["webhook failed", 1, 410]]);
     assert.deepEqual(await dueKeys(kv), []);
   } finally {
     await l.stop(1000);

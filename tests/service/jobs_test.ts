@@ -8,7 +8,7 @@ import {
   scaledStepSeconds,
   toReferenceSeconds,
 } from "../../lib/jobs/estimate.ts";
-import { type JobRecord, keys } from "../../lib/jobs/job.ts";
+import { ID_PATTERN, type JobRecord, keys, newId } from "../../lib/jobs/job.ts";
 import {
   claimNext,
   commitUnderLease,
@@ -204,4 +204,17 @@ Deno.test("ETA and Retry-After scale the reference step time with image tokens (
   // A step measured at 512x512 is a 4x longer step at the reference size, and back.
   assert.equal(toReferenceSeconds(0.2, at(512)), 0.8);
   assert.equal(scaledStepSeconds(0.8, at(512)), 0.2);
+});
+
+Deno.test("newId() sorts by creation, also within one millisecond and when the clock steps back", () => {
+  const t = Date.now() + 1_000; // ahead of every id made so far in this process
+  const ids = [newId(t), newId(t), newId(t), newId(t - 500), newId(t + 1), newId()];
+  assert.equal(
+    ids[0].slice(0, 12),
+    t.toString(16).padStart(12, "0"),
+    "48 bits of milliseconds first",
+  );
+  for (const id of ids) assert.match(id, ID_PATTERN);
+  assert.deepEqual([...ids].sort(), ids);
+  assert.equal(new Set(ids).size, ids.length);
 });

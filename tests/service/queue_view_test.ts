@@ -114,6 +114,7 @@ Deno.test("a queue entry from before index values (the id alone) is still claime
   assert.equal(claim?.job.id, job.id);
   assert.deepEqual((await listQueue(kv))[0], {
     id: job.id,
+    owner: "o",
     running: true,
     n: 2,
     images: 0,

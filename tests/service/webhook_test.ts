@@ -10,6 +10,7 @@ import { claimNext, commitUnderLease } from "../../lib/jobs/lease.ts";
 import { finalizeJob, submitJob } from "../../lib/jobs/store.ts";
 import { retryDelayMs, sendWebhook, signWebhook } from "../../lib/jobs/webhook.ts";
 import { call, stateDir, until, waitJob, writeSchedules } from "./_harness.ts";
+import { fakeGenerator } from "./_fake_generator.ts";
 import { startInProcess } from "./_in_process.ts";
 import { testParams } from "./_params.ts";
 import { assertWebhook, expectedSignature, receiver } from "./_receiver.ts";
@@ -55,10 +56,36 @@ Deno.test("sendWebhook() signs one attempt and says whether a retry may help", a
   }
 });
 
+Deno.test("sendWebhook() does not follow a redirect: a 3xx is a failed, final attempt", async () => {
+  const target = receiver([]);
+  const redirector = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(null, { status: 307, headers: { location: target.url } }),
+  );
+  try {
+    const url = `http://127.0.0.1:${redirector.addr.port}/hook`;
+    const sent = await sendWebhook(url, "evt-3", '{"secret":"payload"}', { secret: "k" });
+    assert.deepEqual(sent, {
+      ok: false,
+      retryable: false,
+      status: 307,
+      error: `redirect (to ${target.url}) not followed`,
+    });
+    assert.equal(target.received.length, 0);
+  } finally {
+    await redirector.shutdown();
+    await target.server.shutdown();
+  }
+});
+
 Deno.test("the service signs and retries a job's webhook and records the delivery", async () => {
   const r = receiver([502]);
   const server = await startInProcess({
-    env: { HYDIT_WEBHOOK_SECRET: "hook-secret", HYDIT_WEBHOOK_BACKOFF_MS: "100" },
+    env: {
+      HYDIT_WEBHOOK_SECRET: "hook-secret",
+      HYDIT_WEBHOOK_ALLOW: "127.0.0.1",
+      HYDIT_WEBHOOK_BACKOFF_MS: "100",
+    },
   });
   try {
     const res = await fetch(`${server.url}/v1/jobs`, {
@@ -80,13 +107,41 @@ Deno.test("the service signs and retries a job's webhook and records the deliver
       delivered: true,
       status: "delivered",
       next_attempt_at: null,
-      last_status: 200,
-      last_error: null,
     });
     assert.deepEqual(r.received.map((x) => x.status), [502, 200]);
     const payload = assertWebhook(r.received[1], "hook-secret", id, "succeeded");
     assert.equal(payload.job.images.length, 1);
   } finally {
+    await server.stop();
+    await r.server.shutdown();
+  }
+});
+
+Deno.test("webhook links use the submitting request's origin, never localhost", async () => {
+  const r = receiver([]);
+  const server = await startInProcess({
+    generator: fakeGenerator(1),
+    env: { HYDIT_WEBHOOK_SECRET: SECRET, HYDIT_WEBHOOK_ALLOW: "127.0.0.1" },
+  });
+  // A client that reaches the service through a proxy under another name.
+  const client = Deno.createHttpClient({ allowHost: true });
+  try {
+    const res = await fetch(`${server.url}/v1/jobs`, {
+      client,
+      method: "POST",
+      headers: { "content-type": "application/json", host: "images.example.test:8443" },
+      body: JSON.stringify({ prompt: "links", size: "64x64", steps: 2, webhook_url: r.url }),
+    });
+    assert.equal(res.status, 202);
+    const { id } = await res.json();
+    await until(() => Promise.resolve(r.received.length > 0), 10_000, "the webhook");
+    const payload = assertWebhook(r.received[0], SECRET, id, "succeeded");
+    const base = "http://images.example.test:8443";
+    assert.equal(payload.job.links.self, `${base}/v1/jobs/${id}`);
+    assert.equal(payload.job.images[0].url, `${base}/v1/images/${payload.job.images[0].id}`);
+    assert.doesNotMatch(r.received[0].body, /localhost/);
+  } finally {
+    client.close();
     await server.stop();
     await r.server.shutdown();
   }
@@ -112,7 +167,10 @@ Deno.test("a job failed for losing its workers too often sends its webhook", asy
     assert.equal(claim?.job.attempts, i + 1);
   }
   kv.close();
-  const server = await startInProcess({ dir, env: { HYDIT_WEBHOOK_SECRET: SECRET } });
+  const server = await startInProcess({
+    dir,
+    env: { HYDIT_WEBHOOK_SECRET: SECRET, HYDIT_WEBHOOK_ALLOW: "127.0.0.1" },
+  });
   try {
     await until(() => Promise.resolve(r.received.length > 0), 30_000, "the webhook");
     const payload = assertWebhook(r.received[0], SECRET, id, "failed");

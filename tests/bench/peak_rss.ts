@@ -1,0 +1,192 @@
+/**
+ * Peak resident memory of one generation per image size (issue 12), on the real-width slice
+ * (tests/bench/gen_real_width.py) and on the tiny-v12 checkpoint, for this checkout and optionally
+ * for another git revision ("before"), each in a fresh process per size: fp32 engines built by that
+ * revision's own builder, one generation (2 DDPM steps, guidance 5: the DiT runs at batch 2), then
+ * VmHWM (peak RSS of the process, engine load included) and the RSS before and after the run
+ * (memory handed back after a job). Prints a table and a JSON summary.
+ *
+ * Run: deno run -A tests/bench/peak_rss.ts [--before main] [--sizes 512,1024,1280] [--models real,tiny]
+ */
+
+import { parseArgs } from "node:util";
+
+const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+const TINY = `${ROOT}/tests/golden/data/tiny/tiny-v12`;
+const STEPS = 2;
+const THREADS = 2;
+
+/** What one child process measured. */
+interface Measurement {
+  peakMiB: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  seconds: number;
+}
+
+// The child: loads the pipeline of the given checkout and engines, runs one generation, reports
+// /proc/self/status. Written next to the checkout's deno.json so its npm imports resolve.
+const CHILD = `
+const [repo, engines, size, steps, threads] = Deno.args;
+const { loadPipeline } = await import("file://" + repo + "/lib/diffusion/pipeline.ts");
+const status = () => Object.fromEntries(Deno.readTextFileSync("/proc/self/status").split("\\n")
+  .filter((l) => l.startsWith("Vm")).map((l) => [l.split(":")[0], Number(l.split(/\\s+/)[1]) / 1024]));
+const pipeline = await loadPipeline(engines, { threads: Number(threads) });
+const before = status().VmRSS;
+const t0 = performance.now();
+await pipeline.generate({ prompt: "一只可爱的猫坐在窗台上，a cute cat, oil painting", negativePrompt: "模糊，blurry",
+  height: Number(size), width: Number(size), steps: Number(steps), guidanceScale: 5, seed: 42, sampler: "ddpm",
+  resolutionBinning: false });
+const seconds = (performance.now() - t0) / 1000;
+const after = status();
+console.log(JSON.stringify({ peakMiB: after.VmHWM, rssBeforeMiB: before, rssAfterMiB: after.VmRSS, seconds }));
+await pipeline.close();
+`;
+
+async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(
+      `${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
+    );
+  }
+  return text;
+}
+
+/** The real-width slice checkpoint, generated once into the reference venv's cache folder. */
+async function realWidthCheckpoint(): Promise<string> {
+  const dir = `${Deno.env.get("HOME")}/.cache/hydit-ref/real-width-4`;
+  try {
+    await Deno.stat(`${dir}/model_index.json`);
+    return dir;
+  } catch {
+    const python = (await run("bash", [`${ROOT}/tests/golden/ref_venv.sh`])).trim();
+    await run(python, [`${ROOT}/tests/bench/gen_real_width.py`, dir, "4"]);
+    return dir;
+  }
+}
+
+async function buildEngines(repo: string, checkpoint: string, out: string): Promise<void> {
+  await run(Deno.execPath(), [
+    "run",
+    "-A",
+    "--config",
+    `${repo}/deno.json`,
+    `${repo}/engines/build.ts`,
+    "--checkpoint",
+    checkpoint,
+    "--out",
+    out,
+    "--precision",
+    "fp32",
+  ]);
+}
+
+async function measure(repo: string, engines: string, size: number): Promise<Measurement> {
+  const child = `${repo}/.peak_rss_child.ts`;
+  await Deno.writeTextFile(child, CHILD);
+  try {
+    const out = await run(Deno.execPath(), [
+      "run",
+      "-A",
+      "--config",
+      `${repo}/deno.json`,
+      child,
+      repo,
+      engines,
+      String(size),
+      String(STEPS),
+      String(THREADS),
+    ]);
+    return JSON.parse(out.trim().split("\n").at(-1)!);
+  } finally {
+    await Deno.remove(child).catch(() => {});
+  }
+}
+
+/** A checkout of `ref` in a temporary git worktree, with this checkout's node_modules linked. */
+async function checkout(ref: string): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "peak_rss_before_" });
+  await Deno.remove(dir);
+  await run("git", ["worktree", "add", "--detach", dir, ref], ROOT);
+  await Deno.symlink(`${ROOT}/node_modules`, `${dir}/node_modules`);
+  return {
+    dir,
+    remove: async () => {
+      await run("git", ["worktree", "remove", "--force", dir], ROOT);
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      before: { type: "string" },
+      sizes: { type: "string", default: "512,1024,1280" },
+      models: { type: "string", default: "real,tiny" },
+    },
+  });
+  const sizes = values.sizes.split(",").map(Number);
+  const models = values.models.split(",");
+  const checkpoints: Record<string, string> = {};
+  if (models.includes("real")) checkpoints.real = await realWidthCheckpoint();
+  if (models.includes("tiny")) checkpoints.tiny = TINY;
+
+  const revisions: { label: string; dir: string; remove?: () => Promise<void> }[] = [];
+  if (values.before) {
+    const c = await checkout(values.before);
+    revisions.push({ label: `before (${values.before})`, dir: c.dir, remove: c.remove });
+  }
+  revisions.push({ label: "after (this checkout)", dir: ROOT });
+
+  const tmp = await Deno.makeTempDir({ prefix: "peak_rss_" });
+  const results: Record<string, Record<string, Record<string, Measurement>>> = {};
+  try {
+    for (const rev of revisions) {
+      results[rev.label] = {};
+      for (const [model, ckpt] of Object.entries(checkpoints)) {
+        const engines = `${tmp}/${revisions.indexOf(rev)}-${model}`;
+        await buildEngines(rev.dir, ckpt, engines);
+        results[rev.label][model] = {};
+        for (const size of sizes) {
+          const m = await measure(rev.dir, engines, size);
+          results[rev.label][model][`${size}`] = m;
+          console.error(
+            `${rev.label} ${model} ${size}x${size}: peak ${m.peakMiB.toFixed(0)} MiB, ` +
+              `RSS ${m.rssBeforeMiB.toFixed(0)} -> ${m.rssAfterMiB.toFixed(0)} MiB, ` +
+              `${m.seconds.toFixed(1)} s`,
+          );
+        }
+        await Deno.remove(engines, { recursive: true });
+      }
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+    for (const rev of revisions) await rev.remove?.();
+  }
+
+  console.log(
+    `peak RSS (MiB) of one generation, fp32 ONNX Runtime, ${STEPS} steps, guidance 5, ` +
+      `${THREADS} threads; "after job" = RSS once the generation returned`,
+  );
+  const header = ["model", "size", ...revisions.flatMap((r) => [r.label, "after job"])];
+  const rows = Object.keys(checkpoints).flatMap((model) =>
+    sizes.map((size) => [
+      model,
+      `${size}x${size}`,
+      ...revisions.flatMap((r) => {
+        const m = results[r.label][model][`${size}`];
+        return [m.peakMiB.toFixed(0), m.rssAfterMiB.toFixed(0)];
+      }),
+    ])
+  );
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+  console.log(JSON.stringify({ steps: STEPS, threads: THREADS, results }));
+}
+
+if (import.meta.main) await main();
