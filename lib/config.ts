@@ -60,6 +60,12 @@ export interface Config {
   syncWaitS: number;
   /** Grace period for SIGTERM drain, in ms (`HYDIT_GRACE_MS`). @default 30000 */
   graceMs: number;
+  /** A request head must arrive within this many ms of its first byte, else 408; 0 = off (`HYDIT_HEADER_TIMEOUT_MS`). @default 10000 */
+  headerTimeoutMs: number;
+  /** A request body must arrive within this many ms of its head, else 408; 0 = off (`HYDIT_BODY_TIMEOUT_MS`). @default 30000 */
+  bodyTimeoutMs: number;
+  /** A keep-alive connection with nothing in flight is closed after this many quiet ms; 0 = off (`HYDIT_IDLE_TIMEOUT_MS`). @default 30000 */
+  idleTimeoutMs: number;
   /** HMAC-SHA256 secret for webhook signatures; empty disables webhooks (`HYDIT_WEBHOOK_SECRET`). @default "" */
   webhookSecret: string;
   /**
@@ -129,6 +135,14 @@ const SETTINGS: Record<keyof Config, Setting> = {
   maxSide: { env: "HYDIT_MAX_SIDE", flag: "max-side", kind: "int", min: 16, max: 4096 },
   syncWaitS: { env: "HYDIT_SYNC_WAIT_S", flag: "sync-wait-s", kind: "int", min: 0 },
   graceMs: { env: "HYDIT_GRACE_MS", flag: "grace-ms", kind: "int", min: 0 },
+  headerTimeoutMs: {
+    env: "HYDIT_HEADER_TIMEOUT_MS",
+    flag: "header-timeout-ms",
+    kind: "int",
+    min: 0,
+  },
+  bodyTimeoutMs: { env: "HYDIT_BODY_TIMEOUT_MS", flag: "body-timeout-ms", kind: "int", min: 0 },
+  idleTimeoutMs: { env: "HYDIT_IDLE_TIMEOUT_MS", flag: "idle-timeout-ms", kind: "int", min: 0 },
   webhookSecret: { env: "HYDIT_WEBHOOK_SECRET", flag: "webhook-secret", kind: "string" },
   webhookAllow: { env: "HYDIT_WEBHOOK_ALLOW", flag: "webhook-allow", kind: "list" },
   webhookAttempts: {
@@ -184,6 +198,9 @@ function defaults(): Config {
     maxSide: 2048,
     syncWaitS: 300,
     graceMs: 30_000,
+    headerTimeoutMs: 10_000,
+    bodyTimeoutMs: 30_000,
+    idleTimeoutMs: 30_000,
     webhookSecret: "",
     webhookAllow: [],
     webhookAttempts: 5,

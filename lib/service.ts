@@ -16,6 +16,7 @@ import {
   createRegistry,
   generationRequestSchema,
   type Phase,
+  serveGuarded,
   toParams,
   validationError,
   webhookBody,
@@ -290,9 +291,15 @@ export async function startService(config: Config, options: ServiceOptions = {})
     },
   });
 
-  const server = Deno.serve({
+  // Deno.serve behind a relay that times out slow request heads and idle keep-alive connections.
+  const server = serveGuarded({
     port: config.port,
     hostname: config.host,
+    timeouts: { headerMs: config.headerTimeoutMs, idleMs: config.idleTimeoutMs },
+    onTimeout: (kind) => {
+      m.connTimeouts.inc({ kind });
+      log("debug", "connection timed out", { kind });
+    },
     onListen: ({ hostname, port }) =>
       log("info", "listening", { hostname, port, worker: config.workerId }),
   }, app.fetch);

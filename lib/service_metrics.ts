@@ -18,6 +18,7 @@ export interface ServiceMetrics {
   webhooks: Counter;
   scheduleRuns: Counter;
   sweeps: Counter;
+  connTimeouts: Counter;
 }
 
 /** Registers every service metric on `registry` and returns the instruments. */
@@ -56,6 +57,10 @@ export function serviceMetrics(registry: Registry): ServiceMetrics {
     sweeps: registry.counter(
       "hydit_swept_total",
       "Removed by kind: expired jobs and images, orphaned image bytes (no record)",
+    ),
+    connTimeouts: registry.counter(
+      "hydit_connection_timeouts_total",
+      "Connections closed for a slow request head (header) or idleness (idle)",
     ),
   };
 }

@@ -94,7 +94,7 @@ export function createApp(deps: AppDeps): App {
     await next();
   });
 
-  const body = jsonBody(deps.config.bodyLimit);
+  const body = jsonBody(deps.config.bodyLimit, deps.config.bodyTimeoutMs);
   api.on("POST", ["/v1/jobs", "/v1/images/generations"], body);
 
   mountOpsRoutes(api, deps);

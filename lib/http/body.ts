@@ -1,7 +1,8 @@
 /**
  * JSON body reading with the checks a public endpoint needs before any schema runs: a size limit (on
  * Content-Length and while streaming, so chunked bodies are bounded too), a JSON content type, strict
- * UTF-8 and well-formed JSON. Each failure is a 4xx with its own code.
+ * UTF-8, well-formed JSON, and a time limit (a stalled body is a 408). Each failure is a 4xx with its own
+ * code.
  *
  * @module
  */
@@ -13,21 +14,37 @@ import { HttpError } from "./errors.ts";
 async function readLimited(
   body: ReadableStream<Uint8Array> | null,
   limit: number,
+  timeoutMs: number,
 ): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = timeoutMs > 0
+    ? new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), timeoutMs))
+    : null;
   for (;;) {
-    const { done, value } = await reader.read();
+    const next = expired ? await Promise.race([reader.read(), expired]) : await reader.read();
+    if (next === null) {
+      await reader.cancel().catch(() => {});
+      throw new HttpError(
+        408,
+        "request_timeout",
+        `Request body not received within ${timeoutMs} ms: send it at once`,
+      );
+    }
+    const { done, value } = next;
     if (done) break;
     size += value.length;
     if (size > limit) {
+      clearTimeout(timer);
       await reader.cancel().catch(() => {});
       throw tooLarge(limit);
     }
     chunks.push(value);
   }
+  clearTimeout(timer);
   return concat(chunks);
 }
 
@@ -35,8 +52,11 @@ function tooLarge(limit: number): HttpError {
   return new HttpError(413, "payload_too_large", `Request body exceeds ${limit} bytes: send less`);
 }
 
-/** Middleware that parses the JSON body and hands it to the route's validator. */
-export function jsonBody(limit: number): MiddlewareHandler<AppEnv> {
+/**
+ * Middleware that parses the JSON body and hands it to the route's validator; a body that takes
+ * longer than `timeoutMs` (0 = no limit) to arrive is a 408.
+ */
+export function jsonBody(limit: number, timeoutMs: number): MiddlewareHandler<AppEnv> {
   if (!(limit > 0)) throw new RangeError(`Cannot create jsonBody: limit ${limit} is not positive`);
   return async function jsonBody(c, next) {
     const declared = c.req.header("content-length");
@@ -49,7 +69,7 @@ export function jsonBody(limit: number): MiddlewareHandler<AppEnv> {
         "Send the body as Content-Type: application/json",
       );
     }
-    const bytes = await readLimited(c.req.raw.body, limit);
+    const bytes = await readLimited(c.req.raw.body, limit, timeoutMs);
     let text: string;
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

@@ -6,6 +6,7 @@
  * @module
  */
 export { createApp } from "./app.ts";
+export { type ConnTimeouts, type GuardedServer, serveGuarded } from "./conn_guard.ts";
 export { type Authenticator, createAuthenticator } from "./auth.ts";
 export type { App, AppDeps, AppEnv, Phase } from "./deps.ts";
 export { createLinkSigner, type LinkSigner } from "./links.ts";

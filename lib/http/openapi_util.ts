@@ -12,6 +12,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: "Missing or wrong API key",
   403: "Image link tampered with or expired",
   404: "No such resource for this key",
+  408: "Request body not received in time",
   409: "Conflict",
   410: "Image gone: its bytes were deleted or changed",
   413: "Body too large",

@@ -61,7 +61,7 @@ export function mountGenerationRoutes(api: App, deps: AppDeps): void {
           description: "Still running after HYDIT_SYNC_WAIT_S; poll the job",
           content: { "application/json": { schema: JobSchema } },
         },
-        ...errorResponses(400, 401, 409, 410, 413, 415, 429, 500, 503),
+        ...errorResponses(400, 401, 408, 409, 410, 413, 415, 429, 500, 503),
       },
     }),
     async (c) => {

@@ -43,7 +43,7 @@ export function mountJobRoutes(api: App, deps: AppDeps): void {
           description: "Queued (or replayed)",
           content: { "application/json": { schema: JobSchema } },
         },
-        ...errorResponses(400, 401, 409, 413, 415, 429, 503),
+        ...errorResponses(400, 401, 408, 409, 413, 415, 429, 503),
       },
     }),
     async (c) => {

@@ -22,20 +22,30 @@ export async function send(conn: Deno.Conn, text: string): Promise<void> {
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
-/** Reads from `conn` until the server closes it (or resets it); returns everything read. */
-export async function readToEnd(conn: Deno.Conn): Promise<string> {
+/**
+ * Reads from `conn` until the server closes it (or resets it) and returns everything read; null if
+ * it is still open after `limitMs` (then the test closes it).
+ */
+export async function readToEnd(conn: Deno.Conn, limitMs = 15_000): Promise<string | null> {
   const buf = new Uint8Array(65536);
   let out = "";
+  let open = true;
+  const limit = setTimeout(() => {
+    open = false;
+    conn.close();
+  }, limitMs);
   for (;;) {
     let n: number | null;
     try {
       n = await conn.read(buf);
     } catch {
-      break; // reset by the server
+      break; // reset by the server, or closed at the limit
     }
     if (n === null) break;
     out += new TextDecoder().decode(buf.subarray(0, n));
   }
+  clearTimeout(limit);
+  if (!open) return null;
   try {
     conn.close();
   } catch { /* already closed */ }
@@ -55,12 +65,30 @@ export function parseResponse(text: string): RawResponse | null {
   }
   const length = headers.get("content-length");
   const rest = text.slice(end + 4);
+  if (headers.get("transfer-encoding") === "chunked") {
+    return { status, headers, body: dechunk(rest) };
+  }
   return { status, headers, body: length === undefined ? rest : rest.slice(0, Number(length)) };
+}
+
+/** The payload of a chunked body (as far as it goes). */
+function dechunk(text: string): string {
+  let body = "";
+  let at = 0;
+  for (;;) {
+    const eol = text.indexOf("\r\n", at);
+    if (eol < 0) return body;
+    const size = parseInt(text.slice(at, eol), 16);
+    if (!(size > 0)) return body;
+    body += text.slice(eol + 2, eol + 2 + size);
+    at = eol + 2 + size + 2;
+  }
 }
 
 /** Sends one request with `Connection: close` and returns the parsed response. */
 export async function exchange(port: number, request: string): Promise<RawResponse | null> {
   const conn = await connect(port);
   await send(conn, request);
-  return parseResponse(await readToEnd(conn));
+  const text = await readToEnd(conn);
+  return text === null ? null : parseResponse(text);
 }

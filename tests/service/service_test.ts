@@ -313,7 +313,8 @@ serviceTest("job views give queue positions and growing ETAs in order", {}, asyn
   const queued = [];
   for (let i = 0; i < 3; i++) {
     const res = await call(server, "POST", "/v1/jobs", {
-      body: { prompt: `wait ${i}`, size: "64x64", steps: 10 },
+      // The running job's size: each queued job adds 10 of its steps, more than it moves between reads.
+      body: { prompt: `wait ${i}`, size: "128x128", steps: 10 },
     });
     assert.equal(res.status, 202);
     assert.equal(res.body.queue_position, i, "the 202 view carries the position");
