@@ -10,19 +10,20 @@
  */
 
 import { parseArgs } from "node:util";
+import { realWidthCheckpoint, runCommand as run } from "./_reference.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const TINY = `${ROOT}/tests/golden/data/tiny/tiny-v12`;
 const STEPS = 2;
 const THREADS = 2;
 
-/** What one child process measured. */
-interface Measurement {
+/** What one child process measured, or why it has no numbers (e.g. killed for memory). */
+type Measurement = {
   peakMiB: number;
   rssBeforeMiB: number;
   rssAfterMiB: number;
   seconds: number;
-}
+} | { failed: string };
 
 // The child: loads the pipeline of the given checkout and engines, runs one generation, reports
 // /proc/self/status. Written next to the checkout's deno.json so its npm imports resolve.
@@ -42,30 +43,6 @@ const after = status();
 console.log(JSON.stringify({ peakMiB: after.VmHWM, rssBeforeMiB: before, rssAfterMiB: after.VmRSS, seconds }));
 await pipeline.close();
 `;
-
-async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    throw new Error(
-      `${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
-    );
-  }
-  return text;
-}
-
-/** The real-width slice checkpoint, generated once into the reference venv's cache folder. */
-async function realWidthCheckpoint(): Promise<string> {
-  const dir = `${Deno.env.get("HOME")}/.cache/hydit-ref/real-width-4`;
-  try {
-    await Deno.stat(`${dir}/model_index.json`);
-    return dir;
-  } catch {
-    const python = (await run("bash", [`${ROOT}/tests/golden/ref_venv.sh`])).trim();
-    await run(python, [`${ROOT}/tests/bench/gen_real_width.py`, dir, "4"]);
-    return dir;
-  }
-}
 
 async function buildEngines(repo: string, checkpoint: string, out: string): Promise<void> {
   await run(Deno.execPath(), [
@@ -87,19 +64,27 @@ async function measure(repo: string, engines: string, size: number): Promise<Mea
   const child = `${repo}/.peak_rss_child.ts`;
   await Deno.writeTextFile(child, CHILD);
   try {
-    const out = await run(Deno.execPath(), [
-      "run",
-      "-A",
-      "--config",
-      `${repo}/deno.json`,
-      child,
-      repo,
-      engines,
-      String(size),
-      String(STEPS),
-      String(THREADS),
-    ]);
-    return JSON.parse(out.trim().split("\n").at(-1)!);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--config",
+        `${repo}/deno.json`,
+        child,
+        repo,
+        engines,
+        String(size),
+        String(STEPS),
+        String(THREADS),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      const why = out.signal ? `killed by ${out.signal} (out of memory?)` : `exit ${out.code}`;
+      return { failed: `${why}: ${new TextDecoder().decode(out.stderr).slice(-500)}` };
+    }
+    return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
   } finally {
     await Deno.remove(child).catch(() => {});
   }
@@ -135,11 +120,11 @@ async function main(): Promise<void> {
   if (models.includes("tiny")) checkpoints.tiny = TINY;
 
   const revisions: { label: string; dir: string; remove?: () => Promise<void> }[] = [];
+  revisions.push({ label: "after (this checkout)", dir: ROOT });
   if (values.before) {
     const c = await checkout(values.before);
     revisions.push({ label: `before (${values.before})`, dir: c.dir, remove: c.remove });
   }
-  revisions.push({ label: "after (this checkout)", dir: ROOT });
 
   const tmp = await Deno.makeTempDir({ prefix: "peak_rss_" });
   const results: Record<string, Record<string, Record<string, Measurement>>> = {};
@@ -154,9 +139,11 @@ async function main(): Promise<void> {
           const m = await measure(rev.dir, engines, size);
           results[rev.label][model][`${size}`] = m;
           console.error(
-            `${rev.label} ${model} ${size}x${size}: peak ${m.peakMiB.toFixed(0)} MiB, ` +
-              `RSS ${m.rssBeforeMiB.toFixed(0)} -> ${m.rssAfterMiB.toFixed(0)} MiB, ` +
-              `${m.seconds.toFixed(1)} s`,
+            `${rev.label} ${model} ${size}x${size}: ` +
+              ("failed" in m
+                ? m.failed
+                : `peak ${m.peakMiB.toFixed(0)} MiB, RSS ${m.rssBeforeMiB.toFixed(0)} -> ` +
+                  `${m.rssAfterMiB.toFixed(0)} MiB, ${m.seconds.toFixed(1)} s`),
           );
         }
         await Deno.remove(engines, { recursive: true });
@@ -178,7 +165,7 @@ async function main(): Promise<void> {
       `${size}x${size}`,
       ...revisions.flatMap((r) => {
         const m = results[r.label][model][`${size}`];
-        return [m.peakMiB.toFixed(0), m.rssAfterMiB.toFixed(0)];
+        return "failed" in m ? ["failed", "-"] : [m.peakMiB.toFixed(0), m.rssAfterMiB.toFixed(0)];
       }),
     ])
   );
