@@ -5,10 +5,11 @@
  * out of the graphs: no gain). Each pair runs on ONNX Runtime CPU, 2 threads, alternating, best of
  * 5 after a warm-up; checks the two agree; prints a table and JSON.
  *
- * Run: deno run -A tests/bench/fusion_bench.ts [tokens]
+ * Run: deno run -A tests/bench/fusion_bench.ts [tokens]   (a square number: 4096 = 1024x1024)
  */
 
 import * as ort from "onnxruntime-node";
+import { ropeTables } from "../../lib/diffusion/rope.ts";
 import { createGraph, float, type Graph, type WeightSink } from "../../lib/onnx/graph.ts";
 
 const B = 2;
@@ -31,6 +32,9 @@ const NO_WEIGHTS: WeightSink = {
 interface Case {
   name: string;
   inputs: Record<string, number[]>;
+  /** Inputs with fixed contents (the RoPE tables); the others are random. */
+  data?: Record<string, Float32Array>;
+  output: number[];
   explicit: (g: Graph, io: Record<string, string>) => string;
   fused: (g: Graph, io: Record<string, string>) => string;
   /** Floating-point operations of one run (for GFLOP/s), 0 when not meaningful. */
@@ -54,10 +58,13 @@ function geluChain(g: Graph, x: string): string {
 
 function cases(n: number): Case[] {
   const scale = 1 / Math.sqrt(HEAD_DIM);
+  const side = Math.sqrt(n) * 16; // image pixels per side: 16 per token (VAE 8 x patch 2)
+  const rope = ropeTables(side, side, { headDim: HEAD_DIM });
   return [
     {
       name: "attention (self, N x N)",
       inputs: { q: [B, n, D], k: [B, n, D], v: [B, n, D] },
+      output: [B, n, D],
       explicit: (g, io) => {
         const s = g.op("MatMul", [
           splitHeads(g, io.q),
@@ -77,6 +84,8 @@ function cases(n: number): Case[] {
     {
       name: "RoPE (interleaved)",
       inputs: { x: [B, n, D], cos: [n, HEAD_DIM], sin: [n, HEAD_DIM] },
+      data: { cos: rope.cos, sin: rope.sin },
+      output: [B, n, D],
       explicit: (g, io) => {
         const x4 = g.op("Reshape", [io.x, g.ints([0, 0, HEADS, HEAD_DIM])]);
         const [re, im] = g.opN("Split", [g.op("Reshape", [x4, g.ints([0, 0, 0, -1, 2])])], 2, {
@@ -106,6 +115,7 @@ function cases(n: number): Case[] {
     {
       name: "bias + tanh-GELU (FFN)",
       inputs: { x: [B, n, FF], b: [FF] },
+      output: [B, n, FF],
       explicit: (g, io) => geluChain(g, g.op("Add", [io.x, io.b])),
       fused: (g, io) => g.contrib("FastGelu", [io.x, io.b]),
       flops: 0,
@@ -113,6 +123,7 @@ function cases(n: number): Case[] {
     {
       name: "MatMul + bias vs Gemm",
       inputs: { x: [B, n, D], w: [D, D], b: [D] },
+      output: [B, n, D],
       explicit: (g, io) => g.op("Add", [g.op("MatMul", [io.x, io.w]), io.b]),
       fused: (g, io) => {
         const y = g.op("Gemm", [g.op("Reshape", [io.x, g.ints([-1, D])]), io.w, io.b]);
@@ -128,7 +139,7 @@ function model(c: Case, form: "explicit" | "fused"): Uint8Array {
   const io = Object.fromEntries(
     Object.entries(c.inputs).map(([name, shape]) => [name, g.input(name, "float32", shape)]),
   );
-  g.output(c[form](g, io), "out", "float32", []);
+  g.output(c[form](g, io), "out", "float32", c.output);
   return g.toBytes();
 }
 
@@ -167,7 +178,7 @@ async function main(): Promise<void> {
     const feeds = Object.fromEntries(
       Object.entries(c.inputs).map(([name, shape], i) => {
         const size = shape.reduce((a, b) => a * b, 1);
-        return [name, new ort.Tensor("float32", random(size, 17 + i), shape)];
+        return [name, new ort.Tensor("float32", c.data?.[name] ?? random(size, 17 + i), shape)];
       }),
     );
     const sessions = {

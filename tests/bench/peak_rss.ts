@@ -2,11 +2,15 @@
  * Peak resident memory of one generation per image size (issue 12), on the real-width slice
  * (tests/bench/gen_real_width.py) and on the tiny-v12 checkpoint, for this checkout and optionally
  * for another git revision ("before"), each in a fresh process per size: fp32 engines built by that
- * revision's own builder, one generation (2 DDPM steps, guidance 5: the DiT runs at batch 2), then
- * VmHWM (peak RSS of the process, engine load included) and the RSS before and after the run
- * (memory handed back after a job). Prints a table and a JSON summary.
+ * revision's own builder, one generation (`--steps` DDPM steps, guidance 5: the DiT runs at
+ * batch 2), then VmHWM (peak RSS of the process, engine load included) and the RSS before and
+ * after the run (memory handed back after a job). Prints a table and a JSON summary.
  *
- * Run: deno run -A tests/bench/peak_rss.ts [--before main] [--sizes 512,1024,1280] [--models real,tiny]
+ * Without the CPU arena the peak is reached in the first step (one DiT run or the VAE decode);
+ * with it (before) later steps can raise it, since freed blocks do not always fit the next run's.
+ *
+ * Run: deno run -A tests/bench/peak_rss.ts [--before main [--before-only]] [--sizes 512,1024,1280]
+ *   [--models real,tiny] [--steps 2]
  */
 
 import { parseArgs } from "node:util";
@@ -14,7 +18,6 @@ import { realWidthCheckpoint, runCommand as run } from "./_reference.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const TINY = `${ROOT}/tests/golden/data/tiny/tiny-v12`;
-const STEPS = 2;
 const THREADS = 2;
 
 /** What one child process measured, or why it has no numbers (e.g. killed for memory). */
@@ -60,7 +63,12 @@ async function buildEngines(repo: string, checkpoint: string, out: string): Prom
   ]);
 }
 
-async function measure(repo: string, engines: string, size: number): Promise<Measurement> {
+async function measure(
+  repo: string,
+  engines: string,
+  size: number,
+  steps: number,
+): Promise<Measurement> {
   const child = `${repo}/.peak_rss_child.ts`;
   await Deno.writeTextFile(child, CHILD);
   try {
@@ -74,7 +82,7 @@ async function measure(repo: string, engines: string, size: number): Promise<Mea
         repo,
         engines,
         String(size),
-        String(STEPS),
+        String(steps),
         String(THREADS),
       ],
       stdout: "piped",
@@ -111,8 +119,11 @@ async function main(): Promise<void> {
       before: { type: "string" },
       sizes: { type: "string", default: "512,1024,1280" },
       models: { type: "string", default: "real,tiny" },
+      steps: { type: "string", default: "2" },
+      "before-only": { type: "boolean", default: false },
     },
   });
+  const steps = Number(values.steps);
   const sizes = values.sizes.split(",").map(Number);
   const models = values.models.split(",");
   const checkpoints: Record<string, string> = {};
@@ -120,7 +131,7 @@ async function main(): Promise<void> {
   if (models.includes("tiny")) checkpoints.tiny = TINY;
 
   const revisions: { label: string; dir: string; remove?: () => Promise<void> }[] = [];
-  revisions.push({ label: "after (this checkout)", dir: ROOT });
+  if (!values["before-only"]) revisions.push({ label: "after (this checkout)", dir: ROOT });
   if (values.before) {
     const c = await checkout(values.before);
     revisions.push({ label: `before (${values.before})`, dir: c.dir, remove: c.remove });
@@ -136,7 +147,7 @@ async function main(): Promise<void> {
         await buildEngines(rev.dir, ckpt, engines);
         results[rev.label][model] = {};
         for (const size of sizes) {
-          const m = await measure(rev.dir, engines, size);
+          const m = await measure(rev.dir, engines, size, steps);
           results[rev.label][model][`${size}`] = m;
           console.error(
             `${rev.label} ${model} ${size}x${size}: ` +
@@ -155,7 +166,7 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `peak RSS (MiB) of one generation, fp32 ONNX Runtime, ${STEPS} steps, guidance 5, ` +
+    `peak RSS (MiB) of one generation, fp32 ONNX Runtime, ${steps} steps, guidance 5, ` +
       `${THREADS} threads; "after job" = RSS once the generation returned`,
   );
   const header = ["model", "size", ...revisions.flatMap((r) => [r.label, "after job"])];
@@ -173,7 +184,7 @@ async function main(): Promise<void> {
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
   console.log(line(header));
   for (const r of rows) console.log(line(r));
-  console.log(JSON.stringify({ steps: STEPS, threads: THREADS, results }));
+  console.log(JSON.stringify({ steps, threads: THREADS, results }));
 }
 
 if (import.meta.main) await main();
