@@ -29,7 +29,7 @@ type Measurement = {
 } | { failed: string };
 
 // The child: loads the pipeline of the given checkout and engines, runs one generation, reports
-// /proc/self/status. Written next to the checkout's deno.json so its npm imports resolve.
+// /proc/self/status. Run with the checkout's deno.json (--config) so its npm imports resolve.
 const CHILD = `
 const [repo, engines, size, steps, threads] = Deno.args;
 const { loadPipeline } = await import("file://" + repo + "/lib/diffusion/pipeline.ts");
@@ -69,7 +69,7 @@ async function measure(
   size: number,
   steps: number,
 ): Promise<Measurement> {
-  const child = `${repo}/.peak_rss_child.ts`;
+  const child = await Deno.makeTempFile({ prefix: "peak_rss_child_", suffix: ".ts" });
   await Deno.writeTextFile(child, CHILD);
   try {
     const out = await new Deno.Command(Deno.execPath(), {
