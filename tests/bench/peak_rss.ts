@@ -134,7 +134,8 @@ async function main(): Promise<void> {
   if (!values["before-only"]) revisions.push({ label: "after (this checkout)", dir: ROOT });
   if (values.before) {
     const c = await checkout(values.before);
-    revisions.push({ label: `before (${values.before})`, dir: c.dir, remove: c.remove });
+    const commit = (await run("git", ["rev-parse", "--short", values.before], ROOT)).trim();
+    revisions.push({ label: `before (${commit})`, dir: c.dir, remove: c.remove });
   }
 
   const tmp = await Deno.makeTempDir({ prefix: "peak_rss_" });
