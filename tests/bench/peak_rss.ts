@@ -2,30 +2,34 @@
  * Peak resident memory of one generation per image size (issue 12), on the real-width slice
  * (tests/bench/gen_real_width.py) and on the tiny-v12 checkpoint, for this checkout and optionally
  * for another git revision ("before"), each in a fresh process per size: fp32 engines built by that
- * revision's own builder, one generation (2 DDPM steps, guidance 5: the DiT runs at batch 2), then
- * VmHWM (peak RSS of the process, engine load included) and the RSS before and after the run
- * (memory handed back after a job). Prints a table and a JSON summary.
+ * revision's own builder, one generation (`--steps` DDPM steps, guidance 5: the DiT runs at
+ * batch 2), then VmHWM (peak RSS of the process, engine load included) and the RSS before and
+ * after the run (memory handed back after a job). Prints a table and a JSON summary.
  *
- * Run: deno run -A tests/bench/peak_rss.ts [--before main] [--sizes 512,1024,1280] [--models real,tiny]
+ * Without the CPU arena the peak is reached in the first step (one DiT run or the VAE decode);
+ * with it (before) later steps can raise it, since freed blocks do not always fit the next run's.
+ *
+ * Run: deno run -A tests/bench/peak_rss.ts [--before main [--before-only]] [--sizes 512,1024,1280]
+ *   [--models real,tiny] [--steps 2]
  */
 
 import { parseArgs } from "node:util";
+import { realWidthCheckpoint, runCommand as run } from "./_reference.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const TINY = `${ROOT}/tests/golden/data/tiny/tiny-v12`;
-const STEPS = 2;
 const THREADS = 2;
 
-/** What one child process measured. */
-interface Measurement {
+/** What one child process measured, or why it has no numbers (e.g. killed for memory). */
+type Measurement = {
   peakMiB: number;
   rssBeforeMiB: number;
   rssAfterMiB: number;
   seconds: number;
-}
+} | { failed: string };
 
 // The child: loads the pipeline of the given checkout and engines, runs one generation, reports
-// /proc/self/status. Written next to the checkout's deno.json so its npm imports resolve.
+// /proc/self/status. Run with the checkout's deno.json (--config) so its npm imports resolve.
 const CHILD = `
 const [repo, engines, size, steps, threads] = Deno.args;
 const { loadPipeline } = await import("file://" + repo + "/lib/diffusion/pipeline.ts");
@@ -43,30 +47,6 @@ console.log(JSON.stringify({ peakMiB: after.VmHWM, rssBeforeMiB: before, rssAfte
 await pipeline.close();
 `;
 
-async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    throw new Error(
-      `${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
-    );
-  }
-  return text;
-}
-
-/** The real-width slice checkpoint, generated once into the reference venv's cache folder. */
-async function realWidthCheckpoint(): Promise<string> {
-  const dir = `${Deno.env.get("HOME")}/.cache/hydit-ref/real-width-4`;
-  try {
-    await Deno.stat(`${dir}/model_index.json`);
-    return dir;
-  } catch {
-    const python = (await run("bash", [`${ROOT}/tests/golden/ref_venv.sh`])).trim();
-    await run(python, [`${ROOT}/tests/bench/gen_real_width.py`, dir, "4"]);
-    return dir;
-  }
-}
-
 async function buildEngines(repo: string, checkpoint: string, out: string): Promise<void> {
   await run(Deno.execPath(), [
     "run",
@@ -83,23 +63,36 @@ async function buildEngines(repo: string, checkpoint: string, out: string): Prom
   ]);
 }
 
-async function measure(repo: string, engines: string, size: number): Promise<Measurement> {
-  const child = `${repo}/.peak_rss_child.ts`;
+async function measure(
+  repo: string,
+  engines: string,
+  size: number,
+  steps: number,
+): Promise<Measurement> {
+  const child = await Deno.makeTempFile({ prefix: "peak_rss_child_", suffix: ".ts" });
   await Deno.writeTextFile(child, CHILD);
   try {
-    const out = await run(Deno.execPath(), [
-      "run",
-      "-A",
-      "--config",
-      `${repo}/deno.json`,
-      child,
-      repo,
-      engines,
-      String(size),
-      String(STEPS),
-      String(THREADS),
-    ]);
-    return JSON.parse(out.trim().split("\n").at(-1)!);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--config",
+        `${repo}/deno.json`,
+        child,
+        repo,
+        engines,
+        String(size),
+        String(steps),
+        String(THREADS),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      const why = out.signal ? `killed by ${out.signal} (out of memory?)` : `exit ${out.code}`;
+      return { failed: `${why}: ${new TextDecoder().decode(out.stderr).slice(-500)}` };
+    }
+    return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
   } finally {
     await Deno.remove(child).catch(() => {});
   }
@@ -126,8 +119,11 @@ async function main(): Promise<void> {
       before: { type: "string" },
       sizes: { type: "string", default: "512,1024,1280" },
       models: { type: "string", default: "real,tiny" },
+      steps: { type: "string", default: "2" },
+      "before-only": { type: "boolean", default: false },
     },
   });
+  const steps = Number(values.steps);
   const sizes = values.sizes.split(",").map(Number);
   const models = values.models.split(",");
   const checkpoints: Record<string, string> = {};
@@ -135,11 +131,12 @@ async function main(): Promise<void> {
   if (models.includes("tiny")) checkpoints.tiny = TINY;
 
   const revisions: { label: string; dir: string; remove?: () => Promise<void> }[] = [];
+  if (!values["before-only"]) revisions.push({ label: "after (this checkout)", dir: ROOT });
   if (values.before) {
     const c = await checkout(values.before);
-    revisions.push({ label: `before (${values.before})`, dir: c.dir, remove: c.remove });
+    const commit = (await run("git", ["rev-parse", "--short", values.before], ROOT)).trim();
+    revisions.push({ label: `before (${commit})`, dir: c.dir, remove: c.remove });
   }
-  revisions.push({ label: "after (this checkout)", dir: ROOT });
 
   const tmp = await Deno.makeTempDir({ prefix: "peak_rss_" });
   const results: Record<string, Record<string, Record<string, Measurement>>> = {};
@@ -151,12 +148,14 @@ async function main(): Promise<void> {
         await buildEngines(rev.dir, ckpt, engines);
         results[rev.label][model] = {};
         for (const size of sizes) {
-          const m = await measure(rev.dir, engines, size);
+          const m = await measure(rev.dir, engines, size, steps);
           results[rev.label][model][`${size}`] = m;
           console.error(
-            `${rev.label} ${model} ${size}x${size}: peak ${m.peakMiB.toFixed(0)} MiB, ` +
-              `RSS ${m.rssBeforeMiB.toFixed(0)} -> ${m.rssAfterMiB.toFixed(0)} MiB, ` +
-              `${m.seconds.toFixed(1)} s`,
+            `${rev.label} ${model} ${size}x${size}: ` +
+              ("failed" in m
+                ? m.failed
+                : `peak ${m.peakMiB.toFixed(0)} MiB, RSS ${m.rssBeforeMiB.toFixed(0)} -> ` +
+                  `${m.rssAfterMiB.toFixed(0)} MiB, ${m.seconds.toFixed(1)} s`),
           );
         }
         await Deno.remove(engines, { recursive: true });
@@ -168,7 +167,7 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `peak RSS (MiB) of one generation, fp32 ONNX Runtime, ${STEPS} steps, guidance 5, ` +
+    `peak RSS (MiB) of one generation, fp32 ONNX Runtime, ${steps} steps, guidance 5, ` +
       `${THREADS} threads; "after job" = RSS once the generation returned`,
   );
   const header = ["model", "size", ...revisions.flatMap((r) => [r.label, "after job"])];
@@ -178,7 +177,7 @@ async function main(): Promise<void> {
       `${size}x${size}`,
       ...revisions.flatMap((r) => {
         const m = results[r.label][model][`${size}`];
-        return [m.peakMiB.toFixed(0), m.rssAfterMiB.toFixed(0)];
+        return "failed" in m ? ["failed", "-"] : [m.peakMiB.toFixed(0), m.rssAfterMiB.toFixed(0)];
       }),
     ])
   );
@@ -186,7 +185,7 @@ async function main(): Promise<void> {
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
   console.log(line(header));
   for (const r of rows) console.log(line(r));
-  console.log(JSON.stringify({ steps: STEPS, threads: THREADS, results }));
+  console.log(JSON.stringify({ steps, threads: THREADS, results }));
 }
 
 if (import.meta.main) await main();

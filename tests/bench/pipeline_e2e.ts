@@ -1,136 +1,314 @@
 /**
- * End-to-end benchmark of the whole pipeline on the tiny v1.2 checkpoint against diffusers'
- * HunyuanDiTPipeline on PyTorch CPU (issue 3). Builds fp32 engines into a temp dir, then per size
- * (64x64, 256x256; 20 DDPM steps, guidance 5, 2 threads on both sides) runs one warm-up and the
- * best of 5, alternating our run and diffusers' run so machine load hits both alike. Prints a
- * table and a JSON summary; diffusers is skipped when /opt/ref-venv/bin/python is missing.
+ * End-to-end benchmark against diffusers on PyTorch CPU, runnable on a fresh machine: the reference
+ * venv is created on first use by tests/golden/ref_venv.sh (PyTorch CPU wheel, pinned diffusers and
+ * transformers), and one persistent PyTorch process (tests/bench/torch_driver.py) answers our runs
+ * turn by turn, so machine load hits both sides alike. 2 threads on both sides. Three parts:
  *
- * Run: deno run -A tests/bench/pipeline_e2e.ts  (or `deno task bench:e2e`)
+ * 1. tiny-v12 (tests/golden/data/tiny) at 64x64 and 256x256, 20 DDPM steps, guidance 5: one
+ *    warm-up, best of 5, with our per-phase times.
+ * 2. The bundled hydit-tiny at its model-card defaults (engines/models/hydit-tiny/serving.json),
+ *    engines from engines/bundled.ts (engines/out/hydit-tiny): best of 5.
+ * 3. A real-width DiT step (tests/bench/gen_real_width.py: hidden 1408 = 16 x 88, FFN 6144, text
+ *    widths 1024/2048, 4 layers, random weights) at batch 2 (CFG) per size: best of 3 after a
+ *    warm-up, GFLOP/s from the analytic count, the outputs compared, and each side's peak RSS
+ *    (ours and PyTorch each in a fresh process per size).
+ *
+ * Prints tables and one JSON summary. Run: deno task bench:e2e
  */
 
 import { parseBuildArgs } from "../../engines/build.ts";
+import { buildComponent } from "../../engines/build_component.ts";
 import { runBuild } from "../../engines/build_folder.ts";
+import { BUNDLED_CHECKPOINT, bundledEngines } from "../../engines/bundled.ts";
 import {
   type GenerationRequest,
   type GenerationTimings,
   loadPipeline,
   type Pipeline,
 } from "../../lib/diffusion/pipeline.ts";
+import { ropeTables } from "../../lib/diffusion/rope.ts";
+import { type DitConfig, parseDitConfig } from "../../lib/onnx/dit_config.ts";
+import { type LineChild, lineChild, realWidthCheckpoint, refPython } from "./_reference.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const CHECKPOINT = `${ROOT}tests/golden/data/tiny/tiny-v12`;
-const DIFFUSERS_BENCH = `${ROOT}tests/golden/bench_diffusers.py`;
-const PYTHON = "/opt/ref-venv/bin/python";
-const SIZES = [64, 256];
-const STEPS = 20;
-const REPEATS = 5;
+const TINY = `${ROOT}tests/golden/data/tiny/tiny-v12`;
 const THREADS = 2;
-// Same prompt, negative prompt and seed as tests/golden/bench_diffusers.py.
 const PROMPT = "一只可爱的猫坐在窗台上，a cute cat, oil painting";
 const NEGATIVE = "模糊，blurry";
 const SEED = 42;
+const TINY_SIZES = [64, 256];
+const TINY_STEPS = 20;
+const REPEATS = 5;
+const DIT_SIZES = [512, 1024];
+const DIT_REPEATS = 3;
+
+const round = (v: number, digits = 4) => Number(v.toFixed(digits));
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+async function torchDriver(): Promise<LineChild> {
+  return await lineChild(await refPython(), [
+    `${ROOT}tests/bench/torch_driver.py`,
+    String(THREADS),
+  ]);
+}
 
 /** One timed generation of ours. */
-interface OurRun {
-  seconds: number;
-  timings: GenerationTimings;
-}
-
-/**
- * A persistent diffusers process: imports bench_diffusers.py (its pinned versions, checkpoint and
- * `run_once`) once, then times one generation per size written to its stdin.
- */
-interface Diffusers {
-  run(size: number): Promise<number>;
-  info: Record<string, unknown>;
-  close(): Promise<void>;
-}
-
-const DRIVER = `
-import json, sys
-sys.path.insert(0, sys.argv[1])
-import torch, diffusers, bench_diffusers as b
-diffusers.utils.logging.set_verbosity_error()
-diffusers.utils.logging.disable_progress_bar()
-torch.set_num_threads(int(sys.argv[2]))
-torch.set_grad_enabled(False)
-b.STEPS = int(sys.argv[3])
-pipe = b.HunyuanDiTPipeline.from_pretrained(b.CHECKPOINT)
-pipe.set_progress_bar_config(disable=True)
-print(json.dumps({"torch": torch.__version__, "diffusers": diffusers.__version__,
-                  "torch_threads": torch.get_num_threads(), "cpu": b.cpu_name()}), flush=True)
-for line in sys.stdin:
-    print(json.dumps(b.run_once(pipe, int(line))), flush=True)
-`;
-
-async function startDiffusers(): Promise<Diffusers | null> {
-  try {
-    await Deno.stat(PYTHON);
-  } catch {
-    return null;
-  }
-  const child = new Deno.Command(PYTHON, {
-    args: ["-c", DRIVER, `${ROOT}tests/golden`, String(THREADS), String(STEPS)],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  const readLine = async (): Promise<string> => {
-    while (!buffered.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error(`${DIFFUSERS_BENCH}: diffusers process ended early`);
-      buffered += value;
-    }
-    const at = buffered.indexOf("\n");
-    const line = buffered.slice(0, at);
-    buffered = buffered.slice(at + 1);
-    return line;
-  };
-  const info = JSON.parse(await readLine());
-  return {
-    info,
-    async run(size) {
-      await writer.write(new TextEncoder().encode(`${size}\n`));
-      return Number(JSON.parse(await readLine()));
-    },
-    async close() {
-      await writer.close();
-      await child.status;
-    },
-  };
-}
-
-async function buildEngines(): Promise<{ dir: string; seconds: number }> {
-  const tmp = await Deno.makeTempDir({ prefix: "pipeline_e2e_" });
-  const dir = `${tmp}/engines`;
-  const t0 = performance.now();
-  await runBuild(
-    parseBuildArgs(["--checkpoint", CHECKPOINT, "--out", dir, "--precision", "fp32"]),
-    () => {},
-  );
-  return { dir, seconds: (performance.now() - t0) / 1000 };
-}
-
-async function ourRun(pipeline: Pipeline, size: number): Promise<OurRun> {
-  const request: GenerationRequest = {
-    prompt: PROMPT,
-    negativePrompt: NEGATIVE,
-    height: size,
-    width: size,
-    steps: STEPS,
-    guidanceScale: 5,
-    seed: SEED,
-    sampler: "ddpm",
-    resolutionBinning: false,
-  };
+async function ourRun(
+  pipeline: Pipeline,
+  request: GenerationRequest,
+): Promise<{ seconds: number; timings: GenerationTimings }> {
   const t0 = performance.now();
   const result = await pipeline.generate(request);
   const seconds = (performance.now() - t0) / 1000;
   if (!result.timings) throw new Error("pipeline result carries no timings");
   return { seconds, timings: result.timings };
+}
+
+interface Generation {
+  size: number;
+  steps: number;
+  guidance: number;
+  sampler: "ddpm" | "dpmpp";
+}
+
+/** Alternates our generation and diffusers' `REPEATS` times after a warm-up of each. */
+async function compareGenerations(pipeline: Pipeline, torch: LineChild, g: Generation) {
+  const request: GenerationRequest = {
+    prompt: PROMPT,
+    negativePrompt: NEGATIVE,
+    height: g.size,
+    width: g.size,
+    steps: g.steps,
+    guidanceScale: g.guidance,
+    seed: SEED,
+    sampler: g.sampler,
+    resolutionBinning: false,
+  };
+  const theirs = () =>
+    torch.ask({ generate: g.size, steps: g.steps, guidance: g.guidance }) as Promise<number>;
+  await ourRun(pipeline, request);
+  await theirs();
+  const ours = [];
+  const their: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    ours.push(await ourRun(pipeline, request));
+    their.push(await theirs());
+  }
+  const best = ours.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const theirBest = Math.min(...their);
+  return {
+    ours_best_s: round(best.seconds),
+    ours_all_s: ours.map((r) => round(r.seconds)),
+    ours_phases_ms: {
+      text: round(best.timings.text, 2),
+      denoise: round(best.timings.denoise, 2),
+      transformer: round(best.timings.transformer, 2),
+      decode: round(best.timings.decode, 2),
+    },
+    step_ms: round(best.timings.denoise / g.steps, 3),
+    diffusers_best_s: round(theirBest),
+    diffusers_all_s: their.map((s) => round(s)),
+    speedup_vs_diffusers: round(theirBest / best.seconds, 2),
+  };
+}
+
+/** Part 1: the tiny-v12 golden checkpoint, DDPM. */
+async function tinyV12(torch: LineChild) {
+  const tmp = await Deno.makeTempDir({ prefix: "pipeline_e2e_" });
+  try {
+    await runBuild(
+      parseBuildArgs(["--checkpoint", TINY, "--out", `${tmp}/engines`, "--precision", "fp32"]),
+      () => {},
+    );
+    const pipeline = await loadPipeline(`${tmp}/engines`, { threads: THREADS });
+    await torch.ask({ pipeline: TINY, sampler: "ddpm" });
+    const results: Record<string, Awaited<ReturnType<typeof compareGenerations>>> = {};
+    try {
+      for (const size of TINY_SIZES) {
+        results[`${size}x${size}`] = await compareGenerations(pipeline, torch, {
+          size,
+          steps: TINY_STEPS,
+          guidance: 5,
+          sampler: "ddpm",
+        });
+      }
+    } finally {
+      await pipeline.close();
+    }
+    return results;
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/** Part 2: the bundled hydit-tiny at its model card's defaults. */
+async function bundled(torch: LineChild) {
+  const card = JSON.parse(await Deno.readTextFile(`${BUNDLED_CHECKPOINT}/serving.json`));
+  const d = card.defaults;
+  if (d.width !== d.height) throw new Error("serving.json: the benchmark assumes a square default");
+  const pipeline = await loadPipeline(await bundledEngines(() => {}), { threads: THREADS });
+  await torch.ask({ pipeline: BUNDLED_CHECKPOINT, sampler: d.sampler });
+  try {
+    const g = { size: d.width, steps: d.steps, guidance: d.guidanceScale, sampler: d.sampler };
+    return { defaults: d, ...(await compareGenerations(pipeline, torch, g)) };
+  } finally {
+    await pipeline.close();
+  }
+}
+
+/** Floating-point operations of one DiT forward at `batch` over `n` image tokens (2 per MAC). */
+export function ditFlops(cfg: DitConfig, n: number, batch: number): number {
+  const D = cfg.inner;
+  const L = cfg.textLen + cfg.textLenT5;
+  let perImage = 2 * n * (cfg.inChannels * cfg.patch ** 2) * D; // patch embedding
+  for (let i = 0; i < cfg.layers; i++) {
+    if (i > cfg.layers / 2) perImage += 2 * n * 2 * D * D; // skip linear
+    perImage += 4 * 2 * n * D * D + 2 * 2 * n * n * D; // self attention: q k v out, QK^T and PV
+    perImage += 2 * 2 * n * D * D + 2 * 2 * L * cfg.textDim * D + 2 * 2 * n * L * D; // cross
+    perImage += 2 * 2 * n * D * cfg.ffInner; // FFN
+  }
+  perImage += 2 * n * D * cfg.patch ** 2 * cfg.outChannels; // proj_out
+  return batch * perImage;
+}
+
+function random(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s / 2 ** 31 - 1) * scale;
+  });
+}
+
+/** Writes the DiT inputs of one CFG step at `size` (batch 2) as raw arrays + shapes.json. */
+async function writeStepInputs(dir: string, cfg: DitConfig, size: number): Promise<void> {
+  const h = size / 8;
+  const rope = ropeTables(size, size, { headDim: cfg.headDim, patchSize: cfg.patch });
+  const n = rope.gridH * rope.gridW;
+  const tensors: Record<string, { dtype: string; shape: number[]; data: ArrayBufferView }> = {
+    x: { dtype: "float32", shape: [2, cfg.inChannels, h, h], data: random(2 * 4 * h * h, 1) },
+    t: { dtype: "float32", shape: [2], data: Float32Array.of(500, 500) },
+    encoder_hidden_states: {
+      dtype: "float32",
+      shape: [2, cfg.textLen, cfg.textDim],
+      data: random(2 * cfg.textLen * cfg.textDim, 2),
+    },
+    text_embedding_mask: {
+      dtype: "int64",
+      shape: [2, cfg.textLen],
+      data: new BigInt64Array(2 * cfg.textLen).fill(1n),
+    },
+    encoder_hidden_states_t5: {
+      dtype: "float32",
+      shape: [2, cfg.textLenT5, cfg.t5Dim],
+      data: random(2 * cfg.textLenT5 * cfg.t5Dim, 3, 0.2),
+    },
+    text_embedding_mask_t5: {
+      dtype: "int64",
+      shape: [2, cfg.textLenT5],
+      data: new BigInt64Array(2 * cfg.textLenT5).fill(1n),
+    },
+    cos_cis_img: { dtype: "float32", shape: [n, cfg.headDim], data: rope.cos },
+    sin_cis_img: { dtype: "float32", shape: [n, cfg.headDim], data: rope.sin },
+  };
+  const shapes: Record<string, { dtype: string; shape: number[] }> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    shapes[name] = { dtype: t.dtype, shape: t.shape };
+    await Deno.writeFile(
+      `${dir}/${name}.bin`,
+      new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    );
+  }
+  await Deno.writeTextFile(`${dir}/shapes.json`, JSON.stringify(shapes));
+}
+
+function relL2(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+/** This CPU's fp32 peak estimate: cores x 2 AVX-512 FMA units x 16 lanes x 2 flop x clock. */
+function fp32PeakGflops(): number | null {
+  try {
+    const info = Deno.readTextFileSync("/proc/cpuinfo");
+    const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(info)?.[1]);
+    const lanes = /\bavx512f\b/.test(info) ? 16 : 8;
+    return mhz ? (THREADS * 2 * lanes * 2 * mhz) / 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Part 3: one real-width DiT step per size, ours (fused fp32 graph) against PyTorch. */
+async function ditStep() {
+  const checkpoint = await realWidthCheckpoint();
+  const config = JSON.parse(await Deno.readTextFile(`${checkpoint}/transformer/config.json`));
+  const cfg = parseDitConfig(config);
+  const tmp = await Deno.makeTempDir({ prefix: "dit_step_" });
+  const results: Record<string, unknown> = {};
+  try {
+    const built = await buildComponent(checkpoint, "transformer", tmp, "fp32");
+    const onnx = `${tmp}/${built.entry.file}`;
+    for (const size of DIT_SIZES) {
+      const inputs = `${tmp}/inputs-${size}`;
+      await Deno.mkdir(inputs);
+      await writeStepInputs(inputs, cfg, size);
+      const ours = await lineChild(Deno.execPath(), [
+        "run",
+        "-A",
+        `${ROOT}tests/bench/_dit_step_child.ts`,
+        String(THREADS),
+      ]);
+      const torch = await torchDriver();
+      try {
+        await ours.ask({ dit: onnx, inputs });
+        await torch.ask({ dit: `${checkpoint}/transformer`, inputs });
+        await ours.ask({ step: true, save: `${inputs}/ours.out` });
+        await torch.ask({ step: true, save: `${inputs}/torch.out` });
+        const oursS: number[] = [];
+        const torchS: number[] = [];
+        for (let i = 0; i < DIT_REPEATS; i++) {
+          oursS.push(await ours.ask({ step: true }) as number);
+          torchS.push(await torch.ask({ step: true }) as number);
+        }
+        const a = new Float32Array((await Deno.readFile(`${inputs}/ours.out`)).buffer);
+        const b = new Float32Array((await Deno.readFile(`${inputs}/torch.out`)).buffer);
+        const n = (size / 8 / cfg.patch) ** 2;
+        const flops = ditFlops(cfg, n, 2);
+        const best = Math.min(...oursS);
+        const theirs = Math.min(...torchS);
+        results[`${size}x${size}`] = {
+          tokens: n,
+          gflop: round(flops / 1e9, 1),
+          ours_ms: round(best * 1000, 1),
+          torch_ms: round(theirs * 1000, 1),
+          speedup_vs_torch: round(theirs / best, 2),
+          ours_gflops: round(flops / best / 1e9, 1),
+          torch_gflops: round(flops / theirs / 1e9, 1),
+          ours_peak_mib: round(await ours.ask({ peak: true }) as number, 0),
+          torch_peak_mib: round(await torch.ask({ peak: true }) as number, 0),
+          output_rel_l2: Number(relL2(a, b).toExponential(2)),
+          ours_all_ms: oursS.map((s) => round(s * 1000, 1)),
+          torch_all_ms: torchS.map((s) => round(s * 1000, 1)),
+        };
+      } finally {
+        await ours.close();
+        await torch.close();
+      }
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+  return { layers: cfg.layers, hidden: cfg.inner, heads: cfg.heads, batch: 2, results };
 }
 
 function loadAverage(): number[] {
@@ -141,99 +319,91 @@ function loadAverage(): number[] {
   }
 }
 
-const round = (v: number, digits = 4) => Number(v.toFixed(digits));
-
 async function main(): Promise<void> {
   const loadBefore = loadAverage();
-  const build = await buildEngines();
-  const pipeline = await loadPipeline(build.dir, { threads: THREADS });
-  const diffusers = await startDiffusers();
-  const results: Record<string, unknown> = {};
-  const rows: string[][] = [];
+  const torch = await torchDriver();
+  let tiny, card;
   try {
-    for (const size of SIZES) {
-      await ourRun(pipeline, size); // warm-up
-      await diffusers?.run(size);
-      const ours: OurRun[] = [];
-      const theirs: number[] = [];
-      for (let i = 0; i < REPEATS; i++) {
-        ours.push(await ourRun(pipeline, size));
-        if (diffusers) theirs.push(await diffusers.run(size));
-      }
-      const best = ours.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-      const t = best.timings;
-      const perStepMs = t.denoise / STEPS;
-      const hostPerStepMs = (t.denoise - t.transformer) / STEPS;
-      const outsideShare = (t.denoise - t.transformer) / t.denoise;
-      const theirBest = theirs.length ? Math.min(...theirs) : null;
-      const ratio = theirBest === null ? null : theirBest / best.seconds;
-      results[`${size}x${size}`] = {
-        ours_best_s: round(best.seconds),
-        ours_all_s: ours.map((r) => round(r.seconds)),
-        ours_phases_ms: {
-          text: round(t.text, 2),
-          denoise: round(t.denoise, 2),
-          transformer: round(t.transformer, 2),
-          decode: round(t.decode, 2),
-        },
-        step_ms: round(perStepMs, 3),
-        host_per_step_ms: round(hostPerStepMs, 3),
-        share_outside_dit: round(outsideShare, 4),
-        diffusers_best_s: theirBest === null ? null : round(theirBest),
-        diffusers_all_s: theirs.map((s) => round(s)),
-        speedup_vs_diffusers: ratio === null ? null : round(ratio, 2),
-      };
-      rows.push([
-        `${size}x${size}`,
-        best.seconds.toFixed(3),
-        theirBest === null ? "-" : theirBest.toFixed(3),
-        ratio === null ? "-" : `${ratio.toFixed(2)}x`,
-        t.text.toFixed(1),
-        perStepMs.toFixed(2),
-        hostPerStepMs.toFixed(3),
-        `${(outsideShare * 100).toFixed(1)}%`,
-        t.decode.toFixed(1),
-      ]);
-    }
+    tiny = await tinyV12(torch);
+    card = await bundled(torch);
   } finally {
-    await pipeline.close();
-    await diffusers?.close();
-    await Deno.remove(build.dir.replace(/\/engines$/, ""), { recursive: true });
+    await torch.close();
   }
-  const loadAfter = loadAverage();
+  const dit = await ditStep();
+  const peak = fp32PeakGflops();
 
-  const header = [
-    "size",
-    "ours s",
-    "diffusers s",
-    "speedup",
-    "text ms",
-    "step ms",
-    "host/step ms",
-    "outside DiT",
-    "decode ms",
-  ];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
   console.log(
-    `pipeline e2e: tiny-v12 fp32, ${STEPS} DDPM steps, guidance 5, ${THREADS} threads, ` +
-      `best of ${REPEATS} after one warm-up (speedup = diffusers s / ours s)`,
+    `\n1. tiny-v12 fp32, ${TINY_STEPS} DDPM steps, guidance 5, ${THREADS} threads, best of ` +
+      `${REPEATS} after a warm-up, alternating (speedup = diffusers s / ours s)`,
   );
-  console.log(line(header));
-  for (const r of rows) console.log(line(r));
+  console.log(table(
+    ["size", "ours s", "diffusers s", "speedup", "text ms", "step ms", "decode ms"],
+    Object.entries(tiny).map(([size, r]) => [
+      size,
+      r.ours_best_s.toFixed(3),
+      r.diffusers_best_s.toFixed(3),
+      `${r.speedup_vs_diffusers.toFixed(2)}x`,
+      r.ours_phases_ms.text.toFixed(1),
+      r.step_ms.toFixed(2),
+      r.ours_phases_ms.decode.toFixed(1),
+    ]),
+  ));
+  const d = card.defaults;
+  console.log(
+    `\n2. hydit-tiny (engines/out/hydit-tiny) at its model-card defaults: ${d.width}x${d.height}, ` +
+      `${d.steps} ${d.sampler} steps, guidance ${d.guidanceScale}`,
+  );
+  console.log(table(["ours s", "diffusers s", "speedup"], [[
+    card.ours_best_s.toFixed(3),
+    card.diffusers_best_s.toFixed(3),
+    `${card.speedup_vs_diffusers.toFixed(2)}x`,
+  ]]));
+  console.log(
+    `\n3. real-width DiT step (hidden ${dit.hidden}, ${dit.heads} heads, ${dit.layers} layers, ` +
+      `batch 2), fp32, best of ${DIT_REPEATS}; CPU fp32 peak estimate ${
+        peak ? `${peak.toFixed(0)} GFLOP/s` : "unknown"
+      }`,
+  );
+  console.log(table(
+    [
+      "size",
+      "ours ms",
+      "torch ms",
+      "speedup",
+      "GFLOP",
+      "ours GFLOP/s",
+      "torch GFLOP/s",
+      "ours peak MiB",
+      "torch peak MiB",
+      "rel L2",
+    ],
+    Object.entries(dit.results).map(([size, r]) => {
+      const x = r as Record<string, number>;
+      return [
+        size,
+        x.ours_ms.toFixed(0),
+        x.torch_ms.toFixed(0),
+        `${x.speedup_vs_torch.toFixed(2)}x`,
+        x.gflop.toFixed(0),
+        `${x.ours_gflops.toFixed(0)}${
+          peak ? ` (${((100 * x.ours_gflops) / peak).toFixed(0)}%)` : ""
+        }`,
+        x.torch_gflops.toFixed(0),
+        x.ours_peak_mib.toFixed(0),
+        x.torch_peak_mib.toFixed(0),
+        x.output_rel_l2.toExponential(1),
+      ];
+    }),
+  ));
   console.log(JSON.stringify({
-    checkpoint: "tiny-v12",
-    precision: "fp32",
-    steps: STEPS,
-    guidance_scale: 5,
-    sampler: "ddpm",
     threads: THREADS,
-    repeats: REPEATS,
-    engine_build_s: round(build.seconds, 2),
-    diffusers: diffusers?.info ?? null,
+    torch: torch.info,
+    cpu_fp32_peak_gflops: peak,
     load_average_before: loadBefore,
-    load_average_after: loadAfter,
-    results,
+    load_average_after: loadAverage(),
+    tiny_v12: tiny,
+    hydit_tiny_defaults: card,
+    dit_step: dit,
   }));
 }
 

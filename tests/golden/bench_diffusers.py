@@ -1,7 +1,7 @@
 """End-to-end CPU seconds of diffusers' HunyuanDiTPipeline on the tiny-v12 checkpoint (baseline for the TS service).
 
 20 steps, guidance 5.0, torch threads = 2, one warm-up run then the best of 3 per size; prints one JSON object.
-Run: /opt/ref-venv/bin/python tests/golden/bench_diffusers.py
+Run: $(bash tests/golden/ref_venv.sh) tests/golden/bench_diffusers.py   (bench:e2e runs the same comparison turn by turn)
 """
 import json
 import platform
