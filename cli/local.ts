@@ -33,7 +33,7 @@ export async function generateLocally(
   const pipeline = await loadPipeline(engines);
   try {
     const progress = stepProgress();
-    const result = await pipeline.generate({ ...params, resolutionBinning: false }, {
+    const result = await pipeline.generate(params, {
       onStep: (step, steps) => progress.step(step, steps),
     });
     progress.done();

@@ -55,9 +55,16 @@ export async function generateRemotely(
   };
 }
 
+/** The parts of the final job view (the terminal SSE event) the CLI reads. */
+interface FinishedJob {
+  status: string;
+  error: { message: string } | null;
+  images: { url: string; seed: number; width: number; height: number; format: string }[];
+  request: { steps: number };
+}
+
 /** Reads the job's SSE stream, drawing progress, until its terminal event; returns the job view. */
-// deno-lint-ignore no-explicit-any
-async function follow(url: string, headers: Record<string, string>): Promise<any | null> {
+async function follow(url: string, headers: Record<string, string>): Promise<FinishedJob | null> {
   const res = await fetch(url, { headers });
   if (!res.ok || !res.body) return null;
   const progress = stepProgress();

@@ -254,7 +254,8 @@ Deno.test("service API serves generations, jobs, SSE, cancel, idempotency and au
         assert.equal(wrong.status, 401);
         const other = await call(server, "GET", `/v1/jobs/${res.body.job_id}`, { key: KEY_B });
         assert.equal(other.status, 404);
-        const imageId = res.body.data[0].url.split("/").at(-1);
+        // The unsigned image path: key B may not read it (the signed link opens for anyone).
+        const imageId = new URL(res.body.data[0].url).pathname.split("/").at(-1);
         const img = await call(server, "GET", `/v1/images/${imageId}`, { key: KEY_B });
         assert.equal(img.status, 404);
         const del = await call(server, "DELETE", `/v1/jobs/${res.body.job_id}`, { key: KEY_B });
