@@ -105,6 +105,12 @@ Deno.test("start and engines:build answer --help and refuse a bad flag in one li
   assert.equal(badStart.code, 1);
   oneLine(badStart.stderr, /^hydit: Cannot parse flag "--prot": unknown flag/);
 
+  const noEngines = await cli("main.ts", ["--engines", "/nonexistent/engines"]);
+  assert.equal(noEngines.code, 1);
+  assert.match(noEngines.stderr, /deno task engines:build --checkpoint CHECKPOINT/);
+  assert.match(noEngines.stderr, /deno task demo/);
+  assert.doesNotMatch(noEngines.stderr, /^\s+at /m);
+
   const build = await cli("engines/build.ts", ["--help"]);
   assert.equal(build.code, 0);
   assert.match(build.stdout, /--checkpoint DIR/);
