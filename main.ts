@@ -2,15 +2,20 @@
  * Service entry point: configuration from flags and `HYDIT_*` variables (see the README's
  * configuration table), the engine folder (the bundled hydit-tiny model's, built on first start,
  * when none is configured), then the service of lib/service.ts, drained on SIGTERM/SIGINT. Run it
- * with `deno run` as the process that receives the signals. Start-up errors are one line on stderr
- * and exit code 1.
+ * with `deno run` as the process that receives the signals. `--help` lists the settings; start-up
+ * errors (a bad flag, a bad schedules file, no engine folder) are one line on stderr and exit code 1.
  *
  * @module
  */
 import { bundledEngines } from "./engines/bundled.ts";
-import { loadConfig } from "./lib/config.ts";
+import { configHelp, loadConfig } from "./lib/config.ts";
 import { createLogger } from "./lib/log.ts";
 import { startService } from "./lib/service.ts";
+
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(configHelp());
+  Deno.exit(0);
+}
 
 try {
   const config = loadConfig(Deno.args);

@@ -74,14 +74,36 @@ export function parseBuildArgs(args: string[]): BuildOptions {
   };
 }
 
+const HELP = [
+  USAGE,
+  "",
+  "Builds the engines of a diffusers HunyuanDiT pipeline folder into OUT: the four ONNX graphs",
+  "with their weights, tokenizer and scheduler files, and manifest.json (OUT.partial-<pid> until",
+  "complete). Shows each network's progress (bytes written, ETA) on stderr.",
+  "",
+  "  --checkpoint DIR    diffusers folder (model_index.json, transformer/, vae/, ...)",
+  "  --out OUT           engine folder to write (serve it with HYDIT_ENGINES=OUT)",
+  "  --precision P       fp32 (ONNX Runtime on the CPU, default) or fp16 (TensorRT)",
+  "  --only NAME         build only this network (repeatable)",
+  "  --threads N         ONNX Runtime threads for the load check (0 = default)",
+  "  --force             replace an existing OUT once the new build is complete",
+  "  --skip-verify       do not load each graph once on ONNX Runtime",
+  "  --trt               also build TensorRT plans with trtexec (fp16)",
+  "  --dry-run           print the trtexec commands, write nothing",
+].join("\n");
+
 /** Runs the CLI on `args`; returns the exit code (130 after SIGINT removed the staging folder). */
 export async function main(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(HELP);
+    return 0;
+  }
   let opts: BuildOptions;
   try {
     opts = parseBuildArgs(args);
   } catch (e) {
-    console.error(`engines:build: ${(e as Error).message}`);
-    return 1;
+    console.error(`engines:build: ${(e as Error).message.split("\n")[0]} (see --help)`);
+    return 2;
   }
   const onSignal = () => {
     Deno.removeSync(stagingDir(opts.out), { recursive: true });

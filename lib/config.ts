@@ -251,6 +251,25 @@ function convert(name: string, setting: Setting, raw: string): number | string |
   return n;
 }
 
+/** The `--help` text of `deno task start`: every flag with its variable and default. */
+export function configHelp(): string {
+  const d = defaults() as unknown as Record<string, unknown>;
+  const rows = Object.entries(SETTINGS).map(([key, s]) => {
+    const value = Array.isArray(d[key]) ? (d[key] as string[]).join(",") : String(d[key]);
+    const shown = key === "workerId" ? "<hostname>:<port>" : value === "" ? "unset" : value;
+    return `  --${s.flag.padEnd(20)} ${s.env.padEnd(26)} default ${shown}`;
+  });
+  return [
+    "usage: deno task start [--flag value]...",
+    "",
+    "Serves the HunyuanDiT API and the web page at /. Every setting is a flag or a HYDIT_* variable",
+    "(flags win); see the README's settings table. Without --engines (HYDIT_ENGINES) it serves the",
+    "bundled hydit-tiny model, building its engines once.",
+    "",
+    ...rows,
+  ].join("\n");
+}
+
 /**
  * Resolves the configuration from command-line flags (`--port 8000` or `--port=8000`) and environment
  * variables (`HYDIT_*`), flags first, then defaults.

@@ -53,8 +53,11 @@ export interface DenoiseInput {
 
 /** Progress and cancellation of one loop. */
 export interface DenoiseHooks {
-  /** Called after each step with the 1-based step number and the total. */
-  onStep?: (step: number, total: number) => void;
+  /**
+   * Called after each step with the 1-based step number, the total, and the scheduler's predicted
+   * final latents (valid only during the call).
+   */
+  onStep?: (step: number, total: number, predicted?: Float32Array) => void;
   /** Checked before every step; an aborted signal ends the loop with its reason (an AbortError). */
   signal?: AbortSignal;
 }
@@ -147,7 +150,7 @@ export async function denoise(
       out: latents,
       predOriginalOut: predOriginal,
     });
-    hooks.onStep?.(i + 1, timesteps.length);
+    hooks.onStep?.(i + 1, timesteps.length, predOriginal);
   }
   return { latents, transformerMs };
 }

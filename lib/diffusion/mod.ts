@@ -25,6 +25,7 @@ export {
   type PipelineDescription,
   type PipelineOptions,
 } from "./pipeline.ts";
+export { type PreviewImage } from "./preview.ts";
 export {
   binResolution,
   type ImageSize,

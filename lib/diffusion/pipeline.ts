@@ -22,6 +22,7 @@ import { loadBertTokenizer, loadSentencePiece } from "../text/mod.ts";
 import type { MetaSizeOrder } from "./conditioning.ts";
 import { denoise, type DenoiseHooks, VAE_FACTOR } from "./denoise.ts";
 import { toRgb8 } from "./postprocess.ts";
+import { addDecode, emptyFit, type PreviewImage, projectLatents, solveFit } from "./preview.ts";
 import { encodePrompts, type PromptTokenizer } from "./prompt_encoding.ts";
 import { binResolution, type SizeLimits, validateSize } from "./resolution.ts";
 import type { SchedulerKind } from "./schedulers.ts";
@@ -44,8 +45,17 @@ export interface GenerationRequest {
   eta?: number;
 }
 
-/** Progress and cancellation hooks for one generation (after each step; abort before each step). */
-export type GenerateOptions = DenoiseHooks;
+/**
+ * Progress and cancellation hooks for one generation (after each step; abort before each step), and
+ * a live preview: a small RGB image of the picture so far, before each step's `onStep` (none until
+ * the pipeline has decoded once, see preview.ts).
+ */
+export type GenerateOptions = DenoiseHooks & {
+  onPreview?: (step: number, preview: PreviewImage) => void;
+};
+
+/** Longest side of a live preview, in pixels. */
+const PREVIEW_SIDE = 64;
 
 /** A finished generation. */
 export interface GenerationResult {
@@ -178,6 +188,7 @@ function createPipeline(set: EngineSet, tk: Tokenizers, opts: PipelineOptions): 
     t5: engines.text_encoder_2,
     dit,
   };
+  const previewFit = emptyFit(config.inChannels);
   const limits: Required<SizeLimits> = {
     min: opts.sizeLimits?.min ?? 64,
     max: opts.sizeLimits?.max ?? 2048,
@@ -200,6 +211,18 @@ function createPipeline(set: EngineSet, tk: Tokenizers, opts: PipelineOptions): 
     const started = performance.now();
     const text = await encodePrompts(encoders, prompts);
     const denoiseStart = performance.now();
+    const projection = gopts.onPreview ? solveFit(previewFit) : null;
+    const latentSize = { height: height / VAE_FACTOR, width: width / VAE_FACTOR };
+    const hooks: DenoiseHooks = {
+      signal: gopts.signal,
+      onStep: (step, total, predicted) => {
+        if (projection && predicted) {
+          const size = { ...latentSize, maxSide: PREVIEW_SIDE };
+          gopts.onPreview!(step, projectLatents(projection, predicted, size));
+        }
+        gopts.onStep?.(step, total, predicted);
+      },
+    };
     const { latents, transformerMs } = await denoise(
       { dit, config, schedulerConfig: tk.schedulerConfig },
       {
@@ -214,11 +237,12 @@ function createPipeline(set: EngineSet, tk: Tokenizers, opts: PipelineOptions): 
         metaSizeOrder: opts.metaSizeOrder,
         text,
       },
-      gopts,
+      hooks,
     );
     const decodeStart = performance.now();
     const size = { channels: config.inChannels, height, width, scalingFactor };
     const image = await decode(engines.vae, latents, size);
+    addDecode(previewFit, { latents, channels: config.inChannels, ...latentSize, rgb: image });
     const timings = {
       text: denoiseStart - started,
       denoise: decodeStart - denoiseStart,

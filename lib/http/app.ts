@@ -18,6 +18,7 @@ import { mountGenerationRoutes } from "./routes_generations.ts";
 import { mountImageRoutes } from "./routes_images.ts";
 import { mountJobRoutes } from "./routes_jobs.ts";
 import { mountOpsRoutes } from "./routes_ops.ts";
+import { mountWebRoutes } from "./routes_web.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -102,6 +103,7 @@ export function createApp(deps: AppDeps): App {
   mountGenerationRoutes(api, deps);
   mountEventRoutes(api, deps);
   mountImageRoutes(api, deps);
+  mountWebRoutes(api);
 
   api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

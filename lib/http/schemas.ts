@@ -220,7 +220,7 @@ export const JobListQuery = z.object({
     param: { name: "limit", in: "query" },
     description: "Jobs per page, 1..100. Default 20.",
   }),
-  cursor: z.string().min(1).max(512).optional().openapi({
+  cursor: z.string().min(1).max(512).regex(/^[A-Za-z0-9+/=_-]+$/).optional().openapi({
     param: { name: "cursor", in: "query" },
     description: "`next_cursor` of the previous page.",
   }),

@@ -1,9 +1,9 @@
 /**
  * `GET /v1/jobs/{id}/events`: Server-Sent Events `queued`, `started`, `step` (every step of a job run in
- * this process, in order), `image`, then one of `succeeded`, `failed`, `cancelled`, after which the
- * stream ends. A draining process ends open streams with `draining` (job id, status, status URL) so
- * clients follow the job elsewhere. A job run by another process is followed by polling its KV
- * record.
+ * this process, in order, with a small PNG data URL `preview` of the picture so far), `image` (with
+ * its signed link), then one of `succeeded`, `failed`, `cancelled`, after which the stream ends. A
+ * draining process ends open streams with `draining` (job id, status, status URL) so clients follow
+ * the job elsewhere. A job run by another process is followed by polling its KV record.
  *
  * @module
  */
@@ -100,7 +100,9 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
               } else if (event.type === "step") {
                 if (stepKey(event.image, event.step) <= lastStep) continue;
                 lastStep = stepKey(event.image, event.step);
-                await send("step", event);
+                const { preview, ...step } = event;
+                const url = preview ? `data:image/png;base64,${preview.toBase64()}` : null;
+                await send("step", { ...step, preview: url });
               } else if (event.type === "image") {
                 await send("image", {
                   index: event.index,
@@ -130,7 +132,7 @@ export function mountEventRoutes(api: App, deps: AppDeps): void {
               const useKv = pending.length === 0 && snap.job.state === "running" && p !== null;
               if (useKv && stepKey(p.image, p.step) > lastStep) {
                 lastStep = stepKey(p.image, p.step);
-                await send("step", { type: "step", ...p });
+                await send("step", { type: "step", ...p, preview: null });
               }
             }
             if (Date.now() - lastWrite >= KEEPALIVE_MS) {

@@ -6,4 +6,4 @@
  */
 export { CONTENT_TYPES, encodeImage, IMAGE_FORMATS, type ImageFormat } from "./encode.ts";
 export { type GenerationMetadata, metadataText } from "./metadata.ts";
-export { encodePng, type PngOptions, type PngText } from "./png.ts";
+export { encodePng, encodePngSync, type PngOptions, type PngText } from "./png.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { deflateSync } from "node:zlib";
 import { concat } from "../bytes.ts";
 
 /** A text chunk: keyword (1-79 Latin-1 characters) and its value. */
@@ -36,6 +37,25 @@ export async function encodePng(
   height: number,
   opts: PngOptions = {},
 ): Promise<Uint8Array> {
+  const chunks = [header(pixels, width, height), ...(opts.text ?? []).map(textChunk)];
+  chunks.push(chunk("IDAT", await deflate(filterRows(pixels, width, height))));
+  chunks.push(chunk("IEND", new Uint8Array(0)));
+  return concat([SIGNATURE, ...chunks]);
+}
+
+/** Encodes a small RGB image as PNG synchronously, without text (live previews between steps). */
+export function encodePngSync(pixels: Uint8Array, width: number, height: number): Uint8Array {
+  const idat = new Uint8Array(deflateSync(filterRows(pixels, width, height)));
+  return concat([
+    SIGNATURE,
+    header(pixels, width, height),
+    chunk("IDAT", idat),
+    chunk("IEND", new Uint8Array(0)),
+  ]);
+}
+
+/** The IHDR chunk of an 8-bit RGB image, after checking the sizes. */
+function header(pixels: Uint8Array, width: number, height: number): Uint8Array {
   for (const [name, v] of [["width", width], ["height", height]] as const) {
     if (!Number.isInteger(v) || v < 1 || v > 0x7fffffff) {
       throw new RangeError(`Cannot encode PNG: ${name} must be a positive integer, got ${v}`);
@@ -53,10 +73,7 @@ export async function encodePng(
   view.setUint32(0, width);
   view.setUint32(4, height);
   ihdr.set([8, 2, 0, 0, 0], 8); // bit depth 8, colour type 2 (RGB), deflate, adaptive filtering, no interlace
-  const chunks = [chunk("IHDR", ihdr), ...(opts.text ?? []).map(textChunk)];
-  chunks.push(chunk("IDAT", await deflate(filterRows(pixels, width, height))));
-  chunks.push(chunk("IEND", new Uint8Array(0)));
-  return concat([SIGNATURE, ...chunks]);
+  return chunk("IHDR", ihdr);
 }
 
 /** A tEXt chunk when the value is Latin-1, an uncompressed iTXt chunk (UTF-8) otherwise. */

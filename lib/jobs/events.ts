@@ -9,7 +9,15 @@ import type { JobRecord } from "./job.ts";
 /** One thing that happened to a job. */
 export type JobEvent =
   | { type: "started"; attempt: number }
-  | { type: "step"; image: number; step: number; steps: number; stepSeconds: number }
+  | {
+    type: "step";
+    image: number;
+    step: number;
+    steps: number;
+    stepSeconds: number;
+    /** A small PNG of the picture so far (when the generator made one for this step). */
+    preview?: Uint8Array;
+  }
   | {
     type: "image";
     index: number;

@@ -20,6 +20,7 @@ export type ThreadReply =
   | { type: "loaded"; info: ReturnType<ImageGenerator["describe"]> }
   | { type: "load_failed"; message: string }
   | { type: "step"; id: number; step: number; total: number }
+  | { type: "preview"; id: number; step: number; rgb: Uint8Array; width: number; height: number }
   | { type: "done"; id: number; image: Uint8Array; width: number; height: number }
   | { type: "failed"; id: number; name: string; message: string }
   | { type: "closed" };
@@ -47,6 +48,7 @@ self.onmessage = async (event: MessageEvent<ThreadRequest>) => {
     try {
       const result = await generator!.generate(msg.request, {
         signal: controller.signal,
+        onPreview: (step, preview) => post({ type: "preview", id: msg.id, step, ...preview }),
         onStep: (step, total) => {
           post({ type: "step", id: msg.id, step, total });
           if (Atomics.load(flag, 0) === 1) controller.abort();

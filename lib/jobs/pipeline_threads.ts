@@ -29,6 +29,7 @@ interface Pending {
   resolve: (r: GeneratorResult) => void;
   reject: (e: unknown) => void;
   onStep?: (step: number, total: number) => void;
+  onPreview?: GeneratorOptions["onPreview"];
 }
 
 interface Thread {
@@ -72,9 +73,13 @@ async function startThread(
   }
   worker.addEventListener("message", (e: MessageEvent<ThreadReply>) => {
     const msg = e.data;
-    if (msg.type !== "step" && msg.type !== "done" && msg.type !== "failed") return;
+    if (msg.type === "loaded" || msg.type === "load_failed" || msg.type === "closed") return;
     const pending = thread.pending.get(msg.id);
     if (!pending) return;
+    if (msg.type === "preview") {
+      pending.onPreview?.(msg.step, { rgb: msg.rgb, width: msg.width, height: msg.height });
+      return;
+    }
     if (msg.type === "step") {
       pending.onStep?.(msg.step, msg.total);
       return;
@@ -131,7 +136,12 @@ export async function threadedPipeline(options: ThreadedOptions): Promise<ImageG
       const id = nextId++;
       try {
         return await new Promise<GeneratorResult>((resolve, reject) => {
-          thread.pending.set(id, { resolve, reject, onStep: opts.onStep });
+          thread.pending.set(id, {
+            resolve,
+            reject,
+            onStep: opts.onStep,
+            onPreview: opts.onPreview,
+          });
           thread.worker.postMessage(
             { type: "generate", id, request, abort } satisfies ThreadRequest,
           );

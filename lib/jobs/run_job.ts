@@ -8,7 +8,7 @@
  * @module
  */
 import type { Log } from "../log.ts";
-import { encodeImage } from "../image/mod.ts";
+import { encodeImage, encodePngSync } from "../image/mod.ts";
 import { scaledStepSeconds } from "./estimate.ts";
 import type { JobEvents } from "./events.ts";
 import { type ImageGenerator, isAbortError } from "./generator.ts";
@@ -143,6 +143,7 @@ async function generateImage(run: RunningJob, ctx: RunContext, index: number, st
   let last = performance.now();
   let lastWrite = 0;
   let cancelCheck: Promise<void> | null = null;
+  let preview: { step: number; png: Uint8Array } | null = null;
   const result = await ctx.generator.generate({
     prompt: p.prompt,
     negativePrompt: p.negativePrompt,
@@ -156,6 +157,10 @@ async function generateImage(run: RunningJob, ctx: RunContext, index: number, st
     resolutionBinning: p.resolutionBinning,
   }, {
     signal: run.controller.signal,
+    // The generator sends a step's preview just before the step itself.
+    onPreview: (step, image) => {
+      preview = { step, png: encodePngSync(image.rgb, image.width, image.height) };
+    },
     onStep: (step, steps) => {
       run.step++;
       const now = performance.now();
@@ -169,7 +174,14 @@ async function generateImage(run: RunningJob, ctx: RunContext, index: number, st
         ctx.observer?.step(seconds);
       }
       const stepSeconds = scaledStepSeconds(ctx.stepSeconds(), tokens);
-      ctx.events.publish(job.id, { type: "step", image: index, step, steps, stepSeconds });
+      ctx.events.publish(job.id, {
+        type: "step",
+        image: index,
+        step,
+        steps,
+        stepSeconds,
+        ...(preview?.step === step ? { preview: preview.png } : {}),
+      });
       if (now - lastWrite >= PROGRESS_WRITE_MS || step === steps) {
         lastWrite = now;
         const progress = { image: index, step, steps, stepSeconds, updatedAt: Date.now() };

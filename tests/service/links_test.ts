@@ -101,9 +101,11 @@ Deno.test("GET /v1/jobs lists the key's jobs newest first, by cursor, until swep
         "b",
       ],
     );
-    const bad = await call(server, "GET", "/v1/jobs?cursor=%21%21", { key: KEY_A });
-    assert.equal(bad.status, 400);
-    assert.equal(bad.body.error.field, "cursor");
+    for (const cursor of ["%21%21", "lorem", "%E4%BD%A0%E5%A5%BD"]) {
+      const bad = await call(server, "GET", `/v1/jobs?cursor=${cursor}`, { key: KEY_A });
+      assert.equal(bad.status, 400, cursor);
+      assert.equal(bad.body.error.field, "cursor");
+    }
     const big = await call(server, "GET", "/v1/jobs?limit=1000", { key: KEY_A });
     assert.equal(big.status, 400);
     assert.equal(big.body.error.field, "limit");
