@@ -110,6 +110,12 @@ Deno.test("GET /v1/jobs lists the key's jobs newest first, by cursor, until swep
     assert.equal(big.status, 400);
     assert.equal(big.body.error.field, "limit");
     assert.equal((await call(server, "GET", "/v1/jobs")).status, 401);
+    const doc = (await call(server, "GET", "/openapi.json")).body;
+    assert.deepEqual(Object.keys(doc.paths["/v1/jobs"]).sort(), ["get", "post"]);
+    assert.deepEqual(
+      doc.paths["/v1/jobs"].get.parameters.map((p: { name: string }) => p.name),
+      ["limit", "cursor"],
+    );
 
     // Retention is 1 s: a sweep removes the jobs and their index entries.
     await new Promise((r) => setTimeout(r, 1100));
