@@ -11,7 +11,8 @@
  * 3. A real-width DiT step (tests/bench/gen_real_width.py: hidden 1408 = 16 x 88, FFN 6144, text
  *    widths 1024/2048, 4 layers, random weights) at batch 2 (CFG) per size: best of 3 after a
  *    warm-up, GFLOP/s from the analytic count, the outputs compared, and each side's peak RSS
- *    (ours and PyTorch each in a fresh process per size).
+ *    (ours and PyTorch each in a fresh process per size); our explicit graph (the TensorRT-target
+ *    form in fp32) runs alongside to show what the fused operators gain.
  *
  * Prints tables and one JSON summary. Run: deno task bench:e2e [--parts 1,2,3]
  */
@@ -252,7 +253,10 @@ function fp32PeakGflops(): number | null {
   }
 }
 
-/** Part 3: one real-width DiT step per size, ours (fused fp32 graph) against PyTorch. */
+/**
+ * Part 3: one real-width DiT step per size, ours (the fused fp32 graph) against PyTorch, and our
+ * explicit graph (the TensorRT-target form, fp32) to show what the fused operators gain.
+ */
 async function ditStep() {
   const checkpoint = await realWidthCheckpoint();
   const config = JSON.parse(await Deno.readTextFile(`${checkpoint}/transformer/config.json`));
@@ -262,26 +266,43 @@ async function ditStep() {
   try {
     const built = await buildComponent(checkpoint, "transformer", tmp, "fp32");
     const onnx = `${tmp}/${built.entry.file}`;
+    await Deno.mkdir(`${tmp}/explicit`);
+    const explicitBuilt = await buildComponent(
+      checkpoint,
+      "transformer",
+      `${tmp}/explicit`,
+      "fp32",
+      () => {},
+      "tensorrt",
+    );
+    const explicitOnnx = `${tmp}/explicit/${explicitBuilt.entry.file}`;
     for (const size of DIT_SIZES) {
       const inputs = `${tmp}/inputs-${size}`;
       await Deno.mkdir(inputs);
       await writeStepInputs(inputs, cfg, size);
-      const ours = await lineChild(Deno.execPath(), [
-        "run",
-        "-A",
-        `${ROOT}tests/bench/_dit_step_child.ts`,
-        String(THREADS),
-      ]);
+      const child = () =>
+        lineChild(Deno.execPath(), [
+          "run",
+          "-A",
+          `${ROOT}tests/bench/_dit_step_child.ts`,
+          String(THREADS),
+        ]);
+      const ours = await child();
+      const explicit = await child();
       const torch = await torchDriver();
       try {
         await ours.ask({ dit: onnx, inputs });
+        await explicit.ask({ dit: explicitOnnx, inputs });
+        await explicit.ask({ step: true });
         await torch.ask({ dit: `${checkpoint}/transformer`, inputs });
         await ours.ask({ step: true, save: `${inputs}/ours.out` });
         await torch.ask({ step: true, save: `${inputs}/torch.out` });
         const oursS: number[] = [];
         const torchS: number[] = [];
+        const explicitS: number[] = [];
         for (let i = 0; i < DIT_REPEATS; i++) {
           oursS.push(await ours.ask({ step: true }) as number);
+          explicitS.push(await explicit.ask({ step: true }) as number);
           torchS.push(await torch.ask({ step: true }) as number);
         }
         const a = new Float32Array((await Deno.readFile(`${inputs}/ours.out`)).buffer);
@@ -296,6 +317,8 @@ async function ditStep() {
           ours_ms: round(best * 1000, 1),
           torch_ms: round(theirs * 1000, 1),
           speedup_vs_torch: round(theirs / best, 2),
+          explicit_ms: round(Math.min(...explicitS) * 1000, 1),
+          fused_vs_explicit: round(Math.min(...explicitS) / best, 2),
           ours_gflops: round(flops / best / 1e9, 1),
           torch_gflops: round(flops / theirs / 1e9, 1),
           ours_peak_mib: round(await ours.ask({ peak: true }) as number, 0),
@@ -303,9 +326,11 @@ async function ditStep() {
           output_rel_l2: Number(relL2(a, b).toExponential(2)),
           ours_all_ms: oursS.map((s) => round(s * 1000, 1)),
           torch_all_ms: torchS.map((s) => round(s * 1000, 1)),
+          explicit_all_ms: explicitS.map((s) => round(s * 1000, 1)),
         };
       } finally {
         await ours.close();
+        await explicit.close();
         await torch.close();
       }
     }
@@ -406,6 +431,8 @@ function printDit(dit: Awaited<ReturnType<typeof ditStep>>, peak: number | null)
       "ours peak MiB",
       "torch peak MiB",
       "rel L2",
+      "explicit ms",
+      "fused gain",
     ],
     Object.entries(dit.results).map(([size, r]) => {
       const x = r as Record<string, number>;
@@ -420,6 +447,8 @@ function printDit(dit: Awaited<ReturnType<typeof ditStep>>, peak: number | null)
         x.ours_peak_mib.toFixed(0),
         x.torch_peak_mib.toFixed(0),
         x.output_rel_l2.toExponential(1),
+        x.explicit_ms.toFixed(0),
+        `${x.fused_vs_explicit.toFixed(2)}x`,
       ];
     }),
   ));
