@@ -81,8 +81,9 @@ Deno.test("SIGTERM: not ready at once, in-flight job finishes, exit 0 within the
 });
 
 Deno.test("SIGTERM: a job longer than the grace period is released and resumes after restart", async () => {
-  const server = await startServer({ env: { HYDIT_GRACE_MS: "300" } });
-  const id = await runningJob(server, { prompt: "too long", size: "128x128", steps: 200 });
+  // A grace well below the job's run time, yet long enough for a loaded machine to release it.
+  const server = await startServer({ env: { HYDIT_GRACE_MS: "1500" } });
+  const id = await runningJob(server, { prompt: "too long", size: "256x256", steps: 200 });
   const status = await server.stop();
   assert.equal(status.code, 0);
   const restarted = await startServer({ dir: server.dir, port: server.port });
