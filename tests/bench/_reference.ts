@@ -75,3 +75,14 @@ export async function lineChild(cmd: string, args: string[]): Promise<LineChild>
     },
   };
 }
+
+/** Relative L2 distance of `a` from the reference `b`. */
+export function relL2(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}

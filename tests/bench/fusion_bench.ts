@@ -11,6 +11,7 @@
 import * as ort from "onnxruntime-node";
 import { ropeTables } from "../../lib/diffusion/rope.ts";
 import { createGraph, float, type Graph, type WeightSink } from "../../lib/onnx/graph.ts";
+import { relL2 } from "./_reference.ts";
 
 const B = 2;
 const HEADS = 16;
@@ -159,16 +160,6 @@ async function session(bytes: Uint8Array): Promise<ort.InferenceSession> {
     enableCpuMemArena: false,
     extra: { session: { intra_op: { allow_spinning: "0" } } },
   });
-}
-
-function relL2(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 async function main(): Promise<void> {

@@ -30,7 +30,7 @@ import {
 } from "../../lib/diffusion/pipeline.ts";
 import { ropeTables } from "../../lib/diffusion/rope.ts";
 import { type DitConfig, parseDitConfig } from "../../lib/onnx/dit_config.ts";
-import { type LineChild, lineChild, realWidthCheckpoint, refPython } from "./_reference.ts";
+import { type LineChild, lineChild, realWidthCheckpoint, refPython, relL2 } from "./_reference.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TINY = `${ROOT}tests/golden/data/tiny/tiny-v12`;
@@ -226,16 +226,6 @@ async function writeStepInputs(dir: string, cfg: DitConfig, size: number): Promi
     );
   }
   await Deno.writeTextFile(`${dir}/shapes.json`, JSON.stringify(shapes));
-}
-
-function relL2(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 /**
