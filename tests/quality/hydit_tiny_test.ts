@@ -1,9 +1,14 @@
 /**
  * The bundled hydit-tiny model draws what it is asked for: at the model's defaults, on 128 held-out
- * prompts per language (phrasings never used in training), the pixel checker must find the asked
- * shape colour and background colour in >= 90% and the asked shape in >= 80% of the pictures.
- * This is the strongest end-to-end check there is: it only passes when tokenizers, text encoders,
- * RoPE, guidance, scheduler and VAE all match what the model was trained with.
+ * prompts per language (phrasings never used in training), the pixel checker scores the shape
+ * colour + background colour and the shape of every picture. This is the strongest end-to-end check
+ * there is: it only passes when tokenizers, text encoders, RoPE, guidance, scheduler and VAE all
+ * match what the model was trained with.
+ *
+ * The target is 90% colour / 80% shape in both languages. The shipped checkpoint (8000 DiT steps)
+ * measures en 57.0% / 85.2%, zh 77.3% / 93.8%: English phrasings that name the background first are
+ * drawn with the colours swapped. FLOORS are those measurements less about 4 points, so a pipeline
+ * regression fails here; raise them when a better checkpoint ships.
  */
 import assert from "node:assert/strict";
 import { BUNDLED_CHECKPOINT } from "../../engines/bundled.ts";
@@ -14,8 +19,8 @@ import { evaluate, formatScores } from "./evaluate.ts";
 
 /** Lowest accepted accuracy per language (fractions of the held-out prompts). */
 const FLOORS: Record<string, { colour: number; shape: number }> = {
-  en: { colour: 0.5, shape: 0.74 },
-  zh: { colour: 0.74, shape: 0.8 },
+  en: { colour: 0.53, shape: 0.81 },
+  zh: { colour: 0.73, shape: 0.89 },
 };
 
 Deno.test("hydit-tiny keeps its measured colour and shape accuracy on held-out phrasings", async () => {
