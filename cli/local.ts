@@ -14,7 +14,7 @@ import {
   validationError,
 } from "../lib/http/mod.ts";
 import { encodeImage } from "../lib/image/mod.ts";
-import { readModelCard } from "../lib/service.ts";
+import { readModelCard } from "../lib/service_model.ts";
 import { stepProgress } from "./progress.ts";
 import { type Outcome, usageError } from "./outcome.ts";
 
