@@ -32,7 +32,7 @@ for (const [name, store] of Object.entries(stores)) {
   });
   await store.write(id(0), "png", image);
   Deno.bench({
-    name: `${name} store: checked read 1.5 MB (hash, then stream)`,
+    name: `${name} store: checked read 1.5 MB (one read, hashed)`,
     group: "read",
     baseline: name === "dir",
     fn: async () => {
