@@ -69,6 +69,30 @@ TRAIN_ZH = [
     "纯{b}背景上有一个{z}{c}{s}",
     "一张{z}{c}{s}的图片，{b}背景",
 ]
+# Phrasings added for the rebalancing stage (train.py --tune-from): 9 of the 12 TRAIN_EN phrasings name the
+# shape colour first, so the base model learnt "first colour = shape". These name the background first or
+# break the cues it leant on ("with a X", a sentence-initial "X的"); none is a held-out phrasing, and every
+# token in them occurs in the TRAIN_* corpus, so the tokenizers stay the base model's.
+TUNE_EN = [
+    "a {b} background and a {z}{c} {s}",
+    "the background is {b}, there is a {z}{c} {s}",
+    "with a {b} background, a {z}{c} {s}",
+    "{b} background and {z}{c} {s}",
+    "a plain {b} background with a flat {z}{c} {s} in front",
+    "a {z}{c} {s} and a plain {b} background",
+    "a plain {b} background, the {s} is {c}",
+    "{b} is the background and {c} is the {s}",
+]
+TUNE_ZH = [
+    "{b}的背景上有一个{z}{c}{s}",
+    "{b}的底色，{z}{c}的{s}",
+    "背景是{b}的，上面有一个{z}{c}{s}",
+    "在{b}的背景上，{z}{c}的{s}",
+    "{b}背景和{z}{c}{s}",
+    "{z}{c}的{s}在{b}底色上",
+    "一个{b}的背景和一个{z}{c}的{s}",
+    "纯{b}的背景，画着{z}{c}{s}",
+]
 HELD_OUT_EN = [
     "there is a {c} {s} on the {b} background",
     "the background is {b} and the {s} is {c}",
@@ -211,13 +235,15 @@ def fill(template: str, lang: str, scene: Scene, size: str | None) -> str:
     return re.sub(r"\ba ([aeiou])", r"an \1", text) if lang == "en" else text
 
 
-def caption(rng: np.random.Generator, scene: Scene, lang: str) -> str:
-    """A training caption: a random training phrasing, the size word half the time it applies, and in
-    English a capitalised first letter a third of the time."""
+def caption(rng: np.random.Generator, scene: Scene, lang: str, tune: bool = False) -> str:
+    """A training caption: a random training phrasing (with `tune`, TUNE_* join TRAIN_*), the size word half
+    the time it applies, and in English a capitalised first letter a third of the time."""
     if len(scene.items) == 2:
         templates = PAIR_EN if lang == "en" else PAIR_ZH
+    elif lang == "en":
+        templates = TRAIN_EN + TUNE_EN if tune else TRAIN_EN
     else:
-        templates = TRAIN_EN if lang == "en" else TRAIN_ZH
+        templates = TRAIN_ZH + TUNE_ZH if tune else TRAIN_ZH
     template = templates[rng.integers(len(templates))]
     size = size_word(scene) if rng.random() < 0.5 else None
     text = fill(template, lang, scene, size)

@@ -53,6 +53,9 @@ class Plan:
     heads: int = 4
     text_dim: int = 64
     save_every: int = 250
+    tune_steps: int = 0  # rebalancing stage (--tune-from): DiT and text encoders on TRAIN_* + TUNE_* phrasings
+    tune_lr: float = 3e-4
+    tune_warmup: int = 100
 
 
 SMOKE = Plan(scenes=64, vae_steps=3, vae_batch=4, decoder_steps=2, decoder_batch=2, dit_steps=3, dit_batch=4, warmup=1,
@@ -105,13 +108,16 @@ def build_tokenizers(work: Path):
 
 
 def check_held_out_vocabulary(bert, t5) -> None:
-    """Every BERT token of the held-out phrasings occurs in some training caption (else it was never trained),
-    and no SentencePiece piece of them is unknown."""
+    """Every BERT token of the held-out and the TUNE_* phrasings occurs in some training caption (else it was
+    never trained), and no SentencePiece piece of them is unknown."""
     seen = {t for line in shapes.corpus() for t in bert.tokenize(line)}
-    for p in shapes.eval_prompts(0, 40):
-        missing = [t for t in bert.tokenize(p["prompt"]) if t not in seen]
-        missing += [t for t in t5.tokenize(p["prompt"]) if t5.convert_tokens_to_ids(t) == t5.unk_token_id]
-        assert not missing, f"held-out prompt {p['prompt']!r} uses untrained tokens {missing}"
+    rng = np.random.default_rng(0)
+    tuned = [shapes.caption(rng, shapes.sample_scene(rng, pair=False), lang, tune=True)
+             for lang in ("en", "zh") for _ in range(200)]
+    for text in [p["prompt"] for p in shapes.eval_prompts(0, 40)] + tuned:
+        missing = [t for t in bert.tokenize(text) if t not in seen]
+        missing += [t for t in t5.tokenize(text) if t5.convert_tokens_to_ids(t) == t5.unk_token_id]
+        assert not missing, f"prompt {text!r} uses untrained tokens {missing}"
 
 
 # ---------------------------------------------------------------- models
@@ -312,16 +318,21 @@ def predict(dit, bert, t5, x, t, tokens, rope):
     return out[:, : x.shape[1]]
 
 
-def train_dit(plan: Plan, models, tokens: TokenCache, scenes, latents, work: Path, seed: int) -> dict:
+def train_dit(plan: Plan, models, tokens: TokenCache, scenes, latents, work: Path, seed: int, tune: bool = False) -> dict:
+    """Trains the DiT with both text encoders; `tune` is the rebalancing stage: its own step count, learning
+    rate, random streams and checkpoint, and the TUNE_* phrasings alongside TRAIN_*."""
     bert, t5, dit, scheduler = models
+    steps, lr, warmup = (plan.tune_steps, plan.tune_lr, plan.tune_warmup) if tune else \
+        (plan.dit_steps, plan.dit_lr, plan.warmup)
+    name = "tune" if tune else "dit"
     nets = torch.nn.ModuleList([dit, bert, t5])
     ema = copy.deepcopy(nets).requires_grad_(False)
-    opt = torch.optim.AdamW(nets.parameters(), lr=plan.dit_lr, betas=(0.9, 0.99), weight_decay=0.01, foreach=True)
-    rng = np.random.default_rng([seed, 3])
-    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(nets.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01, foreach=True)
+    rng = np.random.default_rng([seed, 6 if tune else 3])
+    gen = torch.Generator().manual_seed(seed + 1 if tune else seed)
     history: list[dict] = []
     start_step, resumed_seconds = 0, 0.0
-    ckpt = work / "dit.pt"
+    ckpt = work / f"{name}.pt"
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
         nets.load_state_dict(state["nets"])
@@ -330,7 +341,7 @@ def train_dit(plan: Plan, models, tokens: TokenCache, scenes, latents, work: Pat
         rng.bit_generator.state = state["rng"]
         gen.set_state(state["gen"])
         start_step, history, resumed_seconds = state["step"], state["history"], state["seconds"]
-        log(f"dit: resumed at step {start_step}")
+        log(f"{name}: resumed at step {start_step}")
     rope = rope_tables(dit)
     alphas = scheduler.alphas_cumprod
     snr = alphas / (1 - alphas)
@@ -338,14 +349,14 @@ def train_dit(plan: Plan, models, tokens: TokenCache, scenes, latents, work: Pat
     scale = scheduler_scale(latents)
     nets.train()
     started, window = time.time() - resumed_seconds, []
-    for step in range(start_step, plan.dit_steps):
+    for step in range(start_step, steps):
         for g in opt.param_groups:
-            g["lr"] = plan.dit_lr * warmup_cosine(step, plan.dit_steps, plan.warmup)
+            g["lr"] = lr * warmup_cosine(step, steps, warmup)
         idx = rng.integers(len(scenes), size=plan.dit_batch)
         texts = []
         for i in idx:
             lang = "en" if rng.random() < 0.5 else "zh"
-            text = shapes.caption(rng, scenes[i], lang)
+            text = shapes.caption(rng, scenes[i], lang, tune)
             texts.append("" if rng.random() < CAPTION_DROPOUT else text)
         x0 = latents[torch.from_numpy(idx)] * scale
         noise = torch.randn(x0.shape, generator=gen)
@@ -364,20 +375,20 @@ def train_dit(plan: Plan, models, tokens: TokenCache, scenes, latents, work: Pat
             torch._foreach_lerp_(list(ema.parameters()), list(nets.parameters()), 1 - decay)
         window.append(per_sample.mean().item())
         done = step + 1
-        if done % 50 == 0 or done == plan.dit_steps:
+        if done % 50 == 0 or done == steps:
             elapsed = time.time() - started
             rate = elapsed / done
             history.append({"step": done, "v_mse": round(float(np.mean(window)), 5), "seconds": round(elapsed)})
-            log(f"dit {done}/{plan.dit_steps} v-mse {np.mean(window):.4f} lr {opt.param_groups[0]['lr']:.2e} "
-                f"{rate:.2f} s/step, {rate * (plan.dit_steps - done) / 60:.0f} min left")
+            log(f"{name} {done}/{steps} v-mse {np.mean(window):.4f} lr {opt.param_groups[0]['lr']:.2e} "
+                f"{rate:.2f} s/step, {rate * (steps - done) / 60:.0f} min left")
             window = []
-        if done % plan.save_every == 0 or done == plan.dit_steps:
+        if done % plan.save_every == 0 or done == steps:
             torch.save({"nets": nets.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                         "rng": rng.bit_generator.state, "gen": gen.get_state(), "step": done, "history": history,
                         "seconds": time.time() - started}, ckpt)
     nets.load_state_dict(ema.state_dict())  # ship the EMA weights
     nets.eval()
-    return {"steps": plan.dit_steps, "batch": plan.dit_batch, "seconds": round(time.time() - started),
+    return {"steps": steps, "batch": plan.dit_batch, "lr": lr, "seconds": round(time.time() - started),
             "history": history}
 
 
@@ -398,6 +409,11 @@ def write_pipeline(out: Path, parts, stats: dict) -> None:
         tokenizer_2=t5_tok,
     )
     pipe.save_pretrained(out, safe_serialization=True)
+    for part in ("transformer", "vae"):  # a reloaded model (--tune-from) remembers its source path: drop it
+        path = out / part / "config.json"
+        config = json.loads(path.read_text(encoding="utf-8"))
+        config.pop("_name_or_path", None)
+        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     serving = {
         "name": "hydit-tiny",
         "description": "Coloured shapes on plain backgrounds, English and Chinese prompts (trained by engines/train).",
@@ -421,6 +437,37 @@ def smoke_check(out: Path) -> None:
     log(f"reloaded {out} with HunyuanDiTPipeline and generated a {image.shape[1]}x{image.shape[2]} image")
 
 
+def load_pipeline_parts(folder: Path):
+    """Tokenizers and models of a written pipeline folder (the start of the rebalancing stage)."""
+    from diffusers import AutoencoderKL, DDPMScheduler, HunyuanDiT2DModel
+    from transformers import BertModel, BertTokenizer, T5EncoderModel, T5Tokenizer
+
+    return (BertTokenizer.from_pretrained(folder / "tokenizer"), T5Tokenizer.from_pretrained(folder / "tokenizer_2"),
+            BertModel.from_pretrained(folder / "text_encoder"), T5EncoderModel.from_pretrained(folder / "text_encoder_2"),
+            HunyuanDiT2DModel.from_pretrained(folder / "transformer"), AutoencoderKL.from_pretrained(folder / "vae"),
+            DDPMScheduler.from_pretrained(folder / "scheduler"))
+
+
+def tune(args, plan: Plan, work: Path) -> None:
+    """The rebalancing stage: continues a written model (--tune-from) on TRAIN_* + TUNE_* phrasings. Its
+    tokenizers, VAE and dataset stay the base model's; only the DiT and both text encoders change."""
+    started = time.time()
+    base = json.loads((args.tune_from / "training.json").read_text(encoding="utf-8"))
+    bert_tok, t5_tok, bert, t5, dit, vae, scheduler = load_pipeline_parts(args.tune_from)
+    check_held_out_vocabulary(bert_tok, t5_tok)
+    scenes, latents = encode_dataset(plan, vae, work, args.seed)
+    assert scheduler_scale(latents) == vae.config.scaling_factor, "the dataset latents differ from the base model's"
+    tokens = TokenCache(bert_tok, t5_tok, np.random.default_rng([args.seed, 7]))
+    tune_stats = train_dit(plan, (bert, t5, dit, scheduler), tokens, scenes, latents, work, args.seed, tune=True)
+    stats = {**base, "tune": {
+        "command": "python engines/train/train.py " + shlex.join(sys.argv[1:]), "plan": asdict(plan),
+        "phrasings": {"en": len(shapes.TRAIN_EN) + len(shapes.TUNE_EN), "zh": len(shapes.TRAIN_ZH) + len(shapes.TUNE_ZH)},
+        **tune_stats, "wall_seconds": round(time.time() - started)}}
+    write_pipeline(args.out, (bert_tok, t5_tok, bert, t5, dit, vae, scheduler), stats)
+    smoke_check(args.out)
+    log(f"tuned in {time.time() - started:.0f} s -> {args.out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True, help="pipeline folder to write")
@@ -429,6 +476,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--smoke", action="store_true", help="tiny sizes and a few steps of every stage")
     ap.add_argument("--dit-steps", type=int, help="override the plan's DiT steps")
+    ap.add_argument("--tune-from", type=Path, help="rebalancing stage: continue this written model instead")
+    ap.add_argument("--tune-steps", type=int, default=3200, help="steps of the rebalancing stage")
     args = ap.parse_args()
     check_pins()
     torch.set_num_threads(args.threads)
@@ -441,6 +490,9 @@ def main() -> None:
     started = time.time()
 
     spm.set_random_generator_seed(1234)  # training and subword sampling
+    if args.tune_from:
+        steps = min(args.tune_steps, 3) if args.smoke else args.tune_steps
+        return tune(args, Plan(**{**asdict(plan), "tune_steps": steps, "tune_warmup": min(plan.warmup, 100)}), work)
     bert_tok, t5_tok = build_tokenizers(work)
     check_held_out_vocabulary(bert_tok, t5_tok)
     bert, t5, dit, vae, scheduler = build_models(plan, len(bert_tok.vocab), t5_tok.sp_model.get_piece_size())

@@ -12,24 +12,43 @@ import { COMPONENT_NAMES, readManifest } from "../../lib/engine/mod.ts";
 const PYTHON = Deno.env.get("HYDIT_REF_PYTHON");
 const TRAIN = new URL("../../engines/train/train.py", import.meta.url).pathname;
 
+/** Runs train.py at smoke sizes on one thread with `args`; returns its exit code and output. */
+async function python(args: string[]): Promise<{ code: number; log: string }> {
+  const run = await new Deno.Command(PYTHON!, {
+    args: [TRAIN, "--smoke", "--threads", "1", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: run.code, log: text.decode(run.stdout) + text.decode(run.stderr) };
+}
+
 Deno.test({
-  name: "train.py --smoke trains every stage and writes a folder our builder and pipeline load",
+  name:
+    "train.py --smoke trains every stage, rebalances, and writes a folder our builder and pipeline load",
   ignore: !PYTHON,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "train_smoke_" });
     try {
-      const run = await new Deno.Command(PYTHON!, {
-        args: [TRAIN, "--smoke", "--threads", "1", "--out", `${dir}/hydit-smoke`],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const log = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
-      assert.equal(run.code, 0, log);
+      const { code, log } = await python(["--out", `${dir}/hydit-smoke`]);
+      assert.equal(code, 0, log);
       for (const stage of ["vae 3/3", "encoded 64 scenes", "dit 3/3", "decoder 2/2", "reloaded"]) {
         assert.ok(log.includes(stage), `no "${stage}" in the log:\n${log}`);
       }
       const training = JSON.parse(await Deno.readTextFile(`${dir}/hydit-smoke/training.json`));
       assert.equal(training.dit.steps, 3);
+
+      // The rebalancing stage continues the written model and keeps the base run's record.
+      const tune = await python([
+        "--tune-from",
+        `${dir}/hydit-smoke`,
+        "--out",
+        `${dir}/hydit-smoke-tuned`,
+      ]);
+      assert.equal(tune.code, 0, tune.log);
+      assert.ok(tune.log.includes("tune 3/3"), `no "tune 3/3" in the log:\n${tune.log}`);
+      const tuned = JSON.parse(await Deno.readTextFile(`${dir}/hydit-smoke-tuned/training.json`));
+      assert.deepEqual([tuned.dit.steps, tuned.tune.steps], [3, 3]);
 
       const out = `${dir}/engines`;
       await runBuild({
