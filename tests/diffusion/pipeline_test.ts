@@ -107,8 +107,18 @@ for (const [name, checkpoint] of CASES) {
       const p = c.params as { width: number; height: number };
       assert.equal(result.width, p.width);
       assert.equal(result.height, p.height);
-      const latentErr = maxAbs(result.latents, await floats(c, "latents"));
-      assert.ok(latentErr < 1e-4, `final latents max abs ${latentErr}`);
+      // Trained-model cases also carry the float64 result; diffusers' own float32 rounding error
+      // (up to 1.9e-4 there) then widens the bound against its float32 latents.
+      const want = await floats(c, "latents");
+      let bound = 1e-4;
+      if (c.outputs.latents_f64) {
+        const exact = await floats(c, "latents_f64");
+        const exactErr = maxAbs(result.latents, exact);
+        assert.ok(exactErr < 1e-4, `final latents max abs ${exactErr} from float64`);
+        bound += maxAbs(want, exact);
+      }
+      const latentErr = maxAbs(result.latents, want);
+      assert.ok(latentErr < bound, `final latents max abs ${latentErr} (bound ${bound})`);
       const pixelErr = maxAbs(result.image, await bytes(c, "image"));
       assert.ok(pixelErr <= 2, `image max abs ${pixelErr}/255`);
       console.log(
