@@ -107,6 +107,37 @@ def build_tokenizers(work: Path):
     return bert, t5
 
 
+def merged_t5_tokenizer(work: Path):
+    """A second SentencePiece unigram model whose pieces may span spaces (`split_by_whitespace=False`), so that
+    English gets colour-noun pieces like `▁red▁circle`, as Chinese gets `红色圆形`; 600 pieces."""
+    from transformers import T5Tokenizer
+
+    path = work / "spiece_merged.model"
+    if not path.exists():
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(shapes.corpus()), model_prefix=str(work / "spiece_merged"), model_type="unigram",
+            vocab_size=600, normalization_rule_name="nmt_nfkc", character_coverage=1.0, pad_id=0, eos_id=1, unk_id=2,
+            bos_id=-1, num_threads=1, shuffle_input_sentence=False, hard_vocab_limit=False, minloglevel=2,
+            split_by_whitespace=False, max_sentencepiece_length=24,
+        )
+    return T5Tokenizer(str(path), extra_ids=0, legacy=True, model_max_length=T5_LENGTH)
+
+
+def carry_t5_embeddings(t5, old_tok, new_tok) -> None:
+    """Re-indexes the T5 input embeddings for `new_tok`: each new piece starts as the mean of the old embeddings
+    of its text under `old_tok` (special pieces keep their own row), so the encoder starts where it was."""
+    old, sp = t5.get_input_embeddings().weight.detach().clone(), new_tok.sp_model
+    rows = []
+    for i in range(sp.get_piece_size()):
+        piece = sp.id_to_piece(i)
+        special = sp.is_control(i) or sp.is_unknown(i)
+        text_ids = [] if special else old_tok.sp_model.encode(piece.replace("\u2581", " "))
+        ids = text_ids or [old_tok.sp_model.piece_to_id(piece)]  # specials, and "▁" alone (encodes to nothing)
+        rows.append(old[ids].mean(0))
+    t5.resize_token_embeddings(len(rows), mean_resizing=False)
+    t5.get_input_embeddings().weight.data.copy_(torch.stack(rows))
+
+
 def check_held_out_vocabulary(bert, t5) -> None:
     """Every BERT token of the held-out and the TUNE_* phrasings occurs in some training caption (else it was
     never trained), and no SentencePiece piece of them is unknown."""
@@ -454,6 +485,10 @@ def tune(args, plan: Plan, work: Path) -> None:
     started = time.time()
     base = json.loads((args.tune_from / "training.json").read_text(encoding="utf-8"))
     bert_tok, t5_tok, bert, t5, dit, vae, scheduler = load_pipeline_parts(args.tune_from)
+    if args.retokenize_t5:
+        merged = merged_t5_tokenizer(work)
+        carry_t5_embeddings(t5, t5_tok, merged)
+        t5_tok = merged
     check_held_out_vocabulary(bert_tok, t5_tok)
     scenes, latents = encode_dataset(plan, vae, work, args.seed)
     assert scheduler_scale(latents) == vae.config.scaling_factor, "the dataset latents differ from the base model's"
@@ -462,6 +497,7 @@ def tune(args, plan: Plan, work: Path) -> None:
     stats = {**base, "tune": {
         "command": "python engines/train/train.py " + shlex.join(sys.argv[1:]), "plan": asdict(plan),
         "phrasings": {"en": len(shapes.TRAIN_EN) + len(shapes.TUNE_EN), "zh": len(shapes.TRAIN_ZH) + len(shapes.TUNE_ZH)},
+        "t5_pieces": t5_tok.sp_model.get_piece_size(),
         **tune_stats, "wall_seconds": round(time.time() - started)}}
     write_pipeline(args.out, (bert_tok, t5_tok, bert, t5, dit, vae, scheduler), stats)
     smoke_check(args.out)
@@ -478,6 +514,8 @@ def main() -> None:
     ap.add_argument("--dit-steps", type=int, help="override the plan's DiT steps")
     ap.add_argument("--tune-from", type=Path, help="rebalancing stage: continue this written model instead")
     ap.add_argument("--tune-steps", type=int, default=3200, help="steps of the rebalancing stage")
+    ap.add_argument("--retokenize-t5", action="store_true",
+                    help="rebalancing stage: a T5 SentencePiece model whose pieces may span spaces (▁red▁circle)")
     args = ap.parse_args()
     check_pins()
     torch.set_num_threads(args.threads)

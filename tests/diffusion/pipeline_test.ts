@@ -108,7 +108,7 @@ for (const [name, checkpoint] of CASES) {
       assert.equal(result.width, p.width);
       assert.equal(result.height, p.height);
       // Trained-model cases also carry the float64 result; diffusers' own float32 rounding error
-      // (up to 1.9e-4 there) then widens the bound against its float32 latents.
+      // (1.9e-4 in one case of an earlier model) widens the bound against its float32 latents.
       const want = await floats(c, "latents");
       let bound = 1e-4;
       if (c.outputs.latents_f64) {

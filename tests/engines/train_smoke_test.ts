@@ -25,7 +25,7 @@ async function python(args: string[]): Promise<{ code: number; log: string }> {
 
 Deno.test({
   name:
-    "train.py --smoke trains every stage, rebalances, and writes a folder our builder and pipeline load",
+    "train.py --smoke trains every stage, rebalances with new T5 pieces, and writes a folder our builder and pipeline load",
   ignore: !PYTHON,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "train_smoke_" });
@@ -38,21 +38,23 @@ Deno.test({
       const training = JSON.parse(await Deno.readTextFile(`${dir}/hydit-smoke/training.json`));
       assert.equal(training.dit.steps, 3);
 
-      // The rebalancing stage continues the written model and keeps the base run's record.
+      // The rebalancing stage continues the written model, with the space-spanning T5 pieces the
+      // shipped model uses, and keeps the base run's record.
       const tune = await python([
         "--tune-from",
         `${dir}/hydit-smoke`,
+        "--retokenize-t5",
         "--out",
         `${dir}/hydit-smoke-tuned`,
       ]);
       assert.equal(tune.code, 0, tune.log);
       assert.ok(tune.log.includes("tune 3/3"), `no "tune 3/3" in the log:\n${tune.log}`);
       const tuned = JSON.parse(await Deno.readTextFile(`${dir}/hydit-smoke-tuned/training.json`));
-      assert.deepEqual([tuned.dit.steps, tuned.tune.steps], [3, 3]);
+      assert.deepEqual([tuned.dit.steps, tuned.tune.steps, tuned.tune.t5_pieces], [3, 3, 600]);
 
       const out = `${dir}/engines`;
       await runBuild({
-        checkpoint: `${dir}/hydit-smoke`,
+        checkpoint: `${dir}/hydit-smoke-tuned`,
         out,
         precision: "fp32",
         only: [...COMPONENT_NAMES],
