@@ -81,6 +81,17 @@ def log(msg: str) -> None:
 
 # ---------------------------------------------------------------- tokenizers
 
+def train_spiece(prefix: Path, **options) -> None:
+    """Trains a SentencePiece unigram model on the caption corpus into PREFIX.model: T5's special ids (pad 0, eos 1,
+    unk 2, no BOS), nmt_nfkc, every character covered, no byte fallback; `options` add to or override these."""
+    spm.SentencePieceTrainer.train(**{
+        "sentence_iterator": iter(shapes.corpus()), "model_prefix": str(prefix), "model_type": "unigram",
+        "normalization_rule_name": "nmt_nfkc", "character_coverage": 1.0, "pad_id": 0, "eos_id": 1, "unk_id": 2,
+        "bos_id": -1, "num_threads": 1, "shuffle_input_sentence": False, "hard_vocab_limit": False, "minloglevel": 2,
+        **options,
+    })
+
+
 def build_tokenizers(work: Path):
     """A BERT WordPiece vocab and a SentencePiece unigram model, both made from the training phrasings."""
     from transformers import BasicTokenizer, BertTokenizer, T5Tokenizer
@@ -96,11 +107,7 @@ def build_tokenizers(work: Path):
         tokens += [t for t in words + pieces if t not in tokens]
         vocab_path.write_text("\n".join(dict.fromkeys(tokens)) + "\n", encoding="utf-8")
     if not spiece_path.exists():
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(lines), model_prefix=str(work / "spiece"), model_type="unigram", vocab_size=320,
-            normalization_rule_name="nmt_nfkc", character_coverage=1.0, pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
-            num_threads=1, shuffle_input_sentence=False, hard_vocab_limit=False, minloglevel=2,
-        )
+        train_spiece(work / "spiece", vocab_size=320)
     bert = BertTokenizer(str(vocab_path), do_lower_case=True, do_basic_tokenize=True, tokenize_chinese_chars=True,
                          strip_accents=None, model_max_length=BERT_LENGTH)
     t5 = T5Tokenizer(str(spiece_path), extra_ids=0, legacy=True, model_max_length=T5_LENGTH)
@@ -114,12 +121,7 @@ def merged_t5_tokenizer(work: Path):
 
     path = work / "spiece_merged.model"
     if not path.exists():
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(shapes.corpus()), model_prefix=str(work / "spiece_merged"), model_type="unigram",
-            vocab_size=600, normalization_rule_name="nmt_nfkc", character_coverage=1.0, pad_id=0, eos_id=1, unk_id=2,
-            bos_id=-1, num_threads=1, shuffle_input_sentence=False, hard_vocab_limit=False, minloglevel=2,
-            split_by_whitespace=False, max_sentencepiece_length=24,
-        )
+        train_spiece(work / "spiece_merged", vocab_size=600, split_by_whitespace=False, max_sentencepiece_length=24)
     return T5Tokenizer(str(path), extra_ids=0, legacy=True, model_max_length=T5_LENGTH)
 
 

@@ -8,8 +8,7 @@
  * The target is 90% colour / 80% shape in both languages. The shipped checkpoint (8000 DiT steps and
  * 3200 rebalancing steps with space-spanning T5 pieces) measures en 71.1% / 96.9%, zh 88.3% / 99.2%:
  * about a quarter of English colours still come out swapped. FLOORS are those measurements less about
- * 4 points, so a pipeline
- * regression fails here; raise them when a better checkpoint ships.
+ * 4 points, so a pipeline regression fails here; raise them when a better checkpoint ships.
  */
 import assert from "node:assert/strict";
 import { BUNDLED_CHECKPOINT } from "../../engines/bundled.ts";
