@@ -107,30 +107,47 @@ export async function claimNext(
   return null;
 }
 
+/** The last lease operation queued per claim (see {@linkcode underLease}). */
+const lastOp = new WeakMap<Claim, Promise<unknown>>();
+
+/**
+ * Runs one lease operation of `claim` after the ones before it. A renewal moves the lease's
+ * versionstamp; a write that overlapped it would check the old one and drop its own job as lost.
+ */
+function underLease<T>(claim: Claim, op: () => Promise<T>): Promise<T> {
+  const next = (lastOp.get(claim) ?? Promise.resolve()).then(op, op);
+  lastOp.set(claim, next.catch(() => {}));
+  return next;
+}
+
 /** Extends the lease; throws {@linkcode LeaseLostError} when it is no longer ours. */
-export async function renewLease(kv: Deno.Kv, claim: Claim, leaseMs: number): Promise<void> {
-  const lease: Lease = { ...claim.lease, until: Date.now() + leaseMs };
-  const res = await withKvRetry(() =>
-    kv.atomic().check({ key: keys.lease(claim.job.id), versionstamp: claim.versionstamp })
-      .set(keys.lease(claim.job.id), lease)
-      .commit()
-  );
-  if (!res.ok) throw new LeaseLostError(claim.job.id);
-  claim.lease = lease;
-  claim.versionstamp = res.versionstamp;
+export function renewLease(kv: Deno.Kv, claim: Claim, leaseMs: number): Promise<void> {
+  return underLease(claim, async () => {
+    const lease: Lease = { ...claim.lease, until: Date.now() + leaseMs };
+    const res = await withKvRetry(() =>
+      kv.atomic().check({ key: keys.lease(claim.job.id), versionstamp: claim.versionstamp })
+        .set(keys.lease(claim.job.id), lease)
+        .commit()
+    );
+    if (!res.ok) throw new LeaseLostError(claim.job.id);
+    claim.lease = lease;
+    claim.versionstamp = res.versionstamp;
+  });
 }
 
 /** Commits `build(op)` only while the lease holds; throws {@linkcode LeaseLostError} otherwise. */
-export async function commitUnderLease(
+export function commitUnderLease(
   kv: Deno.Kv,
   claim: Claim,
   build: (op: Deno.AtomicOperation) => Deno.AtomicOperation,
 ): Promise<void> {
-  const res = await withKvRetry(() =>
-    build(kv.atomic().check({ key: keys.lease(claim.job.id), versionstamp: claim.versionstamp }))
-      .commit()
-  );
-  if (!res.ok) throw new LeaseLostError(claim.job.id);
+  return underLease(claim, async () => {
+    const res = await withKvRetry(() =>
+      build(kv.atomic().check({ key: keys.lease(claim.job.id), versionstamp: claim.versionstamp }))
+        .commit()
+    );
+    if (!res.ok) throw new LeaseLostError(claim.job.id);
+  });
 }
 
 /** Gives a job back to the queue (drain on shutdown): state queued, lease removed. */

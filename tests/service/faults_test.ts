@@ -9,11 +9,23 @@ import {
   call,
   freePort,
   runningJob,
+  type ServerHandle,
   startServer,
   until,
   waitJob,
   writeSchedules,
 } from "./_harness.ts";
+
+/** The claim and lease log lines of both processes, in time order (for a failed attempts count). */
+function leaseTimeline(...servers: ServerHandle[]): string {
+  return servers.flatMap((s, i) =>
+    s.records().map((r): Record<string, unknown> => ({ ...r, process: i + 1 }))
+  )
+    .filter((r) => /job (started|stop|lease)|lease renewal/.test(String(r.msg)))
+    .map((r) => JSON.stringify(r))
+    .sort()
+    .join("\n");
+}
 
 Deno.test("kill -9 mid-generation, restart: the job completes with nothing lost", async () => {
   // The lease must outlast scheduling hiccups of a loaded CI machine (renewal runs every lease/3),
@@ -46,7 +58,7 @@ Deno.test("kill -9 mid-generation, restart: the job completes with nothing lost"
   try {
     const done = await waitJob(second, id, { timeoutMs: 60_000 });
     assert.equal(done.status, "succeeded");
-    assert.equal(done.attempts, 2);
+    assert.equal(done.attempts, 2, `claims and lease events:\n${leaseTimeline(first, second)}`);
     assert.equal(done.images.length, 2);
     assert.equal(done.images[0].id, before.images[0].id, "the image made before the crash is kept");
     assert.deepEqual(done.images.map((i: { seed: number }) => i.seed), [99, 100]);

@@ -62,6 +62,20 @@ Deno.test("claimNext() takes over an expired lease, and the old holder's writes 
   assert.equal((await getJob(kv, job.id))?.state, "running");
 });
 
+Deno.test("a renewal in flight never fences off the holder's own writes", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const job = await submit(kv, 1000);
+  const claim = (await claimNext(kv, A, CLAIM))!;
+  // The heartbeat and the image/finish writes of one run overlap freely; each write must see the
+  // versionstamp the renewal before it left, or the run would drop its own job as "lost".
+  const writes = Array.from({ length: 20 }, (_, i) => [
+    renewLease(kv, claim, 1000),
+    commitUnderLease(kv, claim, (op) => op.set(keys.progress(job.id), { step: i })),
+  ]).flat();
+  await Promise.all(writes);
+  await renewLease(kv, claim, 1000);
+});
+
 Deno.test("claimNext() reclaims at once a lease left by an earlier process with the same worker id", async () => {
   using kv = await Deno.openKv(":memory:");
   const job = await submit(kv, 1000);
