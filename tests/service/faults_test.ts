@@ -28,8 +28,8 @@ function leaseTimeline(...servers: ServerHandle[]): string {
 }
 
 Deno.test("kill -9 mid-generation, restart: the job completes with nothing lost", async () => {
-  // The lease must outlast scheduling hiccups of a loaded CI machine (renewal runs every lease/3),
-  // or the live second worker loses it legitimately and the job counts a third attempt.
+  // A lease long enough for a loaded CI machine's renewals (every lease/3), short enough that the
+  // second worker takes the dead one's job over within seconds.
   const env = { HYDIT_LEASE_MS: "6000", HYDIT_WORKER_ID: "first" };
   const first = await startServer({ env });
   const submitted = await call(first, "POST", "/v1/jobs", {
