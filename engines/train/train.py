@@ -25,6 +25,7 @@ import numpy as np
 import sentencepiece as spm
 import torch
 
+import packed
 import shapes
 
 PINS = {"torch": "2.13.0", "diffusers": "0.37.1", "transformers": "4.57.6", "sentencepiece": "0.2.3"}
@@ -342,15 +343,6 @@ def rope_tables(dit) -> tuple[torch.Tensor, torch.Tensor]:
                                    (grid, grid), output_type="pt")
 
 
-def predict(dit, bert, t5, x, t, tokens, rope):
-    ids, mask, ids2, mask2 = tokens
-    e1 = bert(ids, attention_mask=mask)[0]
-    e2 = t5(ids2, attention_mask=mask2)[0]
-    out = dit(x, t.float(), encoder_hidden_states=e1, text_embedding_mask=mask, encoder_hidden_states_t5=e2,
-              text_embedding_mask_t5=mask2, image_rotary_emb=rope, return_dict=False)[0]
-    return out[:, : x.shape[1]]
-
-
 def train_dit(plan: Plan, models, tokens: TokenCache, scenes, latents, work: Path, seed: int, tune: bool = False) -> dict:
     """Trains the DiT with both text encoders; `tune` is the rebalancing stage: its own step count, learning
     rate, random streams and checkpoint, and the TUNE_* phrasings alongside TRAIN_*."""
@@ -396,7 +388,11 @@ def train_dit(plan: Plan, models, tokens: TokenCache, scenes, latents, work: Pat
         t = torch.randint(0, scheduler.config.num_train_timesteps, (plan.dit_batch,), generator=gen)
         xt = scheduler.add_noise(x0, noise, t)
         v = scheduler.get_velocity(x0, noise, t)
-        pred = predict(dit, bert, t5, xt, t, tokens(texts), rope)
+        batch_tokens = tokens(texts)
+        if step == start_step:  # the packed forward must match the stock one on these weights and versions
+            worst = packed.check(nets, xt[:8], t[:8], [k[:8] for k in batch_tokens], rope)
+            log(f"{name}: packed forward matches the stock one (worst relative difference {worst:.1e})")
+        pred = packed.predict(dit, bert, t5, xt, t, batch_tokens, rope)
         per_sample = (pred - v).pow(2).mean(dim=(1, 2, 3))
         loss = (weight[t] * per_sample).mean()
         opt.zero_grad(set_to_none=True)
